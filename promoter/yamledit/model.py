@@ -1,0 +1,199 @@
+"""The located YAML tree the editing engine and the targets share.
+
+A parsed file is a list of documents whose nodes carry exact character
+offsets into the decoded text (``ParsedFile.text``). Targets read this tree
+and return ``Change`` objects; the engine turns changes into splices and
+proves that nothing else moved. Offsets are into ``text`` (a ``str``), not
+into the raw bytes: the engine re-encodes with the file's own encoding, BOM
+and line endings untouched.
+"""
+
+from __future__ import annotations
+
+from dataclasses import dataclass, field
+from typing import Literal
+
+PathPart = str | int
+NodePath = tuple[PathPart, ...]
+ScalarStyle = Literal["plain", "single", "double", "literal", "folded"]
+
+
+@dataclass(eq=False, slots=True)
+class Span:
+    """Where a node sits: ``text[start:end]``; ``line``/``column`` are 1-based."""
+
+    start: int
+    end: int
+    line: int
+    column: int
+
+
+@dataclass(eq=False, slots=True)
+class Scalar:
+    value: str
+    style: ScalarStyle
+    span: Span  # covers the token as written, quotes included, anchor/tag excluded
+    path: NodePath
+    tag: str | None = None
+    anchor: str | None = None
+    # The comment that ends the scalar's line, without the leading '#' and
+    # surrounding blanks; markers (`# {"$imagepolicy": ...}`, `# promoter: ...`) live here.
+    comment: str | None = None
+
+
+@dataclass(eq=False, slots=True)
+class Mapping:
+    pairs: list[tuple[Node, Node]]
+    span: Span
+    path: NodePath
+    flow: bool = False
+    anchor: str | None = None
+    tag: str | None = None
+
+    def get(self, key: str) -> Node | None:
+        for k, v in self.pairs:
+            if isinstance(k, Scalar) and k.value == key:
+                return v
+        return None
+
+    def key_node(self, key: str) -> Scalar | None:
+        for k, _ in self.pairs:
+            if isinstance(k, Scalar) and k.value == key:
+                return k
+        return None
+
+    def get_str(self, key: str) -> str | None:
+        node = deref(self.get(key))
+        return node.value if isinstance(node, Scalar) else None
+
+
+@dataclass(eq=False, slots=True)
+class Sequence:
+    items: list[Node]
+    span: Span
+    path: NodePath
+    flow: bool = False
+    anchor: str | None = None
+    tag: str | None = None
+
+
+@dataclass(eq=False, slots=True)
+class Alias:
+    """``*name``: edits go to ``target`` (the anchored node), never to the alias."""
+
+    name: str
+    target: Node
+    span: Span
+    path: NodePath
+
+
+Node = Scalar | Mapping | Sequence | Alias
+
+
+def deref(node: Node | None) -> Scalar | Mapping | Sequence | None:
+    while isinstance(node, Alias):
+        node = node.target
+    return node
+
+
+@dataclass(eq=False, slots=True)
+class Document:
+    index: int  # 0-based position in the stream
+    root: Node | None
+    span: Span
+
+
+@dataclass(eq=False, slots=True)
+class ParsedFile:
+    name: str  # path as the user gave it (used in messages)
+    text: str  # decoded text, BOM stripped, line endings as in the file
+    documents: list[Document]
+    bom: bool = False
+    encoding: str = "utf-8"
+
+
+# ---------------------------------------------------------------- changes
+
+
+@dataclass(frozen=True, slots=True)
+class SetScalar:
+    """Replace one scalar's value. The engine chooses the quoting."""
+
+    node: Scalar
+    new_value: str
+    target: str  # name of the target plug-in that asked for it
+    note: str | None = None  # e.g. "digest removed: no longer matches the new tag"
+
+
+@dataclass(frozen=True, slots=True)
+class DeletePair:
+    """Remove ``key: value`` (its whole line(s)) from a block mapping, e.g. a stale ``digest:``."""
+
+    mapping: Mapping
+    key: str
+    target: str
+    note: str | None = None
+
+
+@dataclass(frozen=True, slots=True)
+class AppendItem:
+    """Append a mapping of strings to a sequence (``--add`` of a kustomize ``images:`` entry).
+
+    When ``sequence`` is None the key ``key`` is created in ``mapping`` first.
+    """
+
+    mapping: Mapping
+    key: str
+    sequence: Sequence | None
+    item: tuple[tuple[str, str], ...]
+    target: str
+    note: str | None = None
+
+
+Change = SetScalar | DeletePair | AppendItem
+
+
+@dataclass(frozen=True, slots=True)
+class Edit:
+    """One applied change, as reported to people and machines."""
+
+    file: str
+    line: int
+    column: int
+    target: str
+    path: str  # dotted JSON-ish path, e.g. spec.template.spec.containers[0].image
+    old: str | None
+    new: str | None
+    document: int = 0
+    note: str | None = None
+
+
+def format_path(path: NodePath) -> str:
+    out = ""
+    for part in path:
+        if isinstance(part, int):
+            out += f"[{part}]"
+        else:
+            out += ("." if out else "") + part
+    return out
+
+
+@dataclass(slots=True)
+class FileError:
+    """A file that could not be processed: ``file:line:column: message``."""
+
+    file: str
+    line: int
+    column: int
+    message: str
+
+    def __str__(self) -> str:
+        return f"{self.file}:{self.line}:{self.column}: {self.message}"
+
+
+@dataclass(slots=True)
+class Result:
+    edits: list[Edit] = field(default_factory=list)
+    errors: list[FileError] = field(default_factory=list)
+    changed_files: list[str] = field(default_factory=list)
+    diff: str = ""
