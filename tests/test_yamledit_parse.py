@@ -163,7 +163,10 @@ def test_anchor_may_be_redefined() -> None:
 
 
 def test_crlf_bom_non_ascii_and_no_final_newline(tmp_path: Path) -> None:
-    text = "# Größe – ünïcödé 🚀\r\nname: 'café'\r\nimage: ghcr.io/ö/app:1.0  # 🚀 rocket\r\nlast: x"
+    text = (
+        "# Größe – ünïcödé 🚀\r\nname: 'café'\r\n"
+        "image: ghcr.io/ö/app:1.0  # 🚀 rocket\r\nlast: x"
+    )
     raw = codecs.BOM_UTF8 + text.encode("utf-8")
     path = tmp_path / "f.yaml"
     path.write_bytes(raw)
