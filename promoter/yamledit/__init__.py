@@ -4,5 +4,14 @@ Submodules import their YAML library lazily, so importing this package is cheap.
 """
 
 from promoter.yamledit.parse import DuplicateKeyError, YamlError, parse_text, read_file
+from promoter.yamledit.quoting import QuotingError, needs_quotes, render
 
-__all__ = ["DuplicateKeyError", "YamlError", "parse_text", "read_file"]
+__all__ = [
+    "DuplicateKeyError",
+    "QuotingError",
+    "YamlError",
+    "needs_quotes",
+    "parse_text",
+    "read_file",
+    "render",
+]
