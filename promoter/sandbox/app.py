@@ -13,6 +13,7 @@ from pathlib import Path
 
 from promoter.sandbox.faults import FaultInjector
 from promoter.sandbox.github_api import GitHubApi
+from promoter.sandbox.gitlab_api import GitLabApi
 from promoter.sandbox.server import Sandbox
 from promoter.sandbox.state import StateStore
 
@@ -21,6 +22,7 @@ class ForgeSandbox(Sandbox):
     """A :class:`Sandbox` with handles on its API plug-ins."""
 
     github: GitHubApi
+    gitlab: GitLabApi
     faults: FaultInjector
     state: StateStore
 
@@ -57,4 +59,6 @@ def build_sandbox(
     gh_handler = sandbox.faults.wrap(sandbox.github)
     sandbox.add_handler("/api/v3", gh_handler)
     sandbox.add_handler("/api/graphql", gh_handler)
+    sandbox.gitlab = GitLabApi(root, token_valid=sandbox.token_valid, store=sandbox.state)
+    sandbox.add_handler("/api/v4", sandbox.faults.wrap(sandbox.gitlab))
     return sandbox
