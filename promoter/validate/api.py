@@ -1,0 +1,207 @@
+"""``validate(paths, ...)``: the library entry point behind ``promoter validate``.
+
+Every file is read and parsed once (loader.py); the lint findings come from
+that pass, then the chosen schema backend runs on the loaded documents, then
+(optionally) every kustomization root found is rendered and its output
+validated too.
+"""
+
+from __future__ import annotations
+
+import shutil
+from collections.abc import Iterable, Sequence
+from dataclasses import dataclass, field
+from pathlib import Path
+from typing import Any
+
+from promoter.validate.findings import Finding, sort_key
+from promoter.validate.lint import LintValidator
+from promoter.validate.loader import SourceFile, load_path
+from promoter.validate.registry import DEFAULT_KUBERNETES_VERSION, SchemaConfigError
+from promoter.validate.schema import KUSTOMIZATION_FILES, SchemaOptions, SchemaValidator
+
+BACKENDS = ("auto", "schema")
+YAML_SUFFIXES = (".yaml", ".yml")
+
+
+class ValidateConfigError(SchemaConfigError):
+    """Bad options (unknown backend, kubeconform missing, ...): a usage error."""
+
+
+@dataclass(frozen=True)
+class DocumentInfo:
+    index: int
+    api_version: str
+    kind: str
+    name: str
+
+
+@dataclass
+class Report:
+    """All findings of one run plus what was looked at (the reporters need both)."""
+
+    findings: list[Finding]
+    files: list[str] = field(default_factory=list)
+    resources: int = 0
+    backend: str = "schema"
+    # file -> its non-empty documents, for reporters that list passing resources too
+    documents: dict[str, list[DocumentInfo]] = field(default_factory=dict)
+
+    @property
+    def errors(self) -> int:
+        return sum(1 for f in self.findings if f.severity == "error")
+
+    @property
+    def warnings(self) -> int:
+        return sum(1 for f in self.findings if f.severity == "warning")
+
+    @property
+    def skipped(self) -> int:
+        return sum(1 for f in self.findings if f.skipped)
+
+    @property
+    def ok(self) -> bool:
+        return self.errors == 0
+
+
+def collect(paths: Iterable[str | Path]) -> list[tuple[Path, str]]:
+    """Expand directories into their YAML files (sorted, hidden folders left out).
+
+    Returns (path, display name) pairs; a path that does not exist is kept so
+    that loading reports it as a finding.
+    """
+    out: list[tuple[Path, str]] = []
+    seen: set[Path] = set()
+    for given in paths:
+        p = Path(given)
+        if p.is_dir():
+            found = [
+                f
+                for f in p.rglob("*")
+                if f.is_file()
+                and (f.suffix in YAML_SUFFIXES or f.name == "Kustomization")
+                and not any(part.startswith(".") for part in f.relative_to(p).parts)
+            ]
+            items = [(f, str(f)) for f in sorted(found)]
+        else:
+            items = [(p, str(given))]
+        for f, shown in items:
+            key = f.resolve()
+            if key not in seen:
+                seen.add(key)
+                out.append((f, shown))
+    return out
+
+
+def _patch_files(files: Sequence[SourceFile]) -> set[Path]:
+    """Files a kustomization lists as patches: partial objects, never valid on their own."""
+    out: set[Path] = set()
+    for source in files:
+        if source.path.name not in KUSTOMIZATION_FILES:
+            continue
+        for doc in source.documents:
+            if not isinstance(doc.value, dict):
+                continue
+            entries: list[Any] = []
+            for key in ("patchesStrategicMerge", "patchesJson6902", "patches"):
+                value = doc.value.get(key)
+                if isinstance(value, list):
+                    entries.extend(value)
+            for entry in entries:
+                rel = entry.get("path") if isinstance(entry, dict) else entry
+                if isinstance(rel, str) and "\n" not in rel:
+                    out.add((source.path.parent / rel).resolve())
+    return out
+
+
+def _find_kubeconform(explicit: str | None) -> str | None:
+    if explicit:
+        return explicit
+    return shutil.which("kubeconform")
+
+
+def choose_backend(backend: str, kubeconform: str | None) -> tuple[str, str | None]:
+    """Resolve ``auto``; raise ``ValidateConfigError`` when the choice cannot run."""
+    if backend not in BACKENDS:
+        raise ValidateConfigError(
+            f"unknown backend {backend!r}; choose one of {', '.join(BACKENDS)}"
+        )
+    binary = None
+    if backend == "schema" or binary is None:
+        return ("schema", None)
+    if binary is None:
+        if backend == "kubeconform":
+            raise ValidateConfigError(
+                "kubeconform was not found on PATH; install it, pass --kubeconform PATH, "
+                "or use --backend schema (pure Python, offline)"
+            )
+        return ("schema", None)
+    if not Path(binary).exists() and shutil.which(binary) is None:
+        raise ValidateConfigError(f"kubeconform binary {binary!r} does not exist")
+    return ("kubeconform", binary)
+
+
+def run(
+    paths: Sequence[str | Path],
+    *,
+    backend: str = "auto",
+    render_kustomize: bool = False,
+    kubernetes_version: str = DEFAULT_KUBERNETES_VERSION,
+    schema_locations: Sequence[str] = (),
+    strict_kinds: bool = False,
+    kubeconform: str | None = None,
+) -> Report:
+    """Validate ``paths`` (files or directories) and return the full report."""
+    chosen, _binary = choose_backend(backend, kubeconform)
+    if render_kustomize:
+        raise ValidateConfigError("--render-kustomize is not available yet")
+    options = SchemaOptions(kubernetes_version, tuple(schema_locations), strict_kinds)
+    schema = SchemaValidator(options)  # validates the options even when kubeconform runs
+    files = [load_path(path, shown) for path, shown in collect(paths)]
+    patches = _patch_files(files)
+    checked = [f for f in files if f.path.resolve() not in patches]
+    findings = LintValidator().check(files)
+    findings.extend(schema.check(checked))
+    documents = {
+        f.display: [
+            DocumentInfo(d.index, d.api_version, d.kind, d.name)
+            for d in f.documents
+            if d.value is not None
+        ]
+        for f in files
+    }
+    return Report(
+        findings=sorted(findings, key=sort_key),
+        files=[f.display for f in files],
+        resources=sum(len(docs) for docs in documents.values()),
+        backend=chosen,
+        documents=documents,
+    )
+
+
+def validate(
+    paths: Sequence[str | Path],
+    *,
+    backend: str = "auto",
+    render_kustomize: bool = False,
+    kubernetes_version: str = DEFAULT_KUBERNETES_VERSION,
+    schema_locations: Sequence[str] = (),
+    strict_kinds: bool = False,
+    kubeconform: str | None = None,
+) -> list[Finding]:
+    """Validate manifests; the findings, sorted by file and line.
+
+    The manifests are valid when no finding has severity ``error`` (``info``
+    findings note skipped kinds).
+
+    Raises ``SchemaConfigError`` (a ``ValueError``) for unusable options.
+    """
+    return run(
+        paths,
+        backend=backend,
+        render_kustomize=render_kustomize,
+        kubernetes_version=kubernetes_version,
+        schema_locations=schema_locations,
+        strict_kinds=strict_kinds,
+        kubeconform=kubeconform,
+    ).findings
