@@ -1,0 +1,668 @@
+"""``promote(request)``: check out, edit, validate, commit, push; git is the lock.
+
+The one place that knows the order of a promotion (see DESIGN.md "Data flow"):
+
+1. :func:`promoter.git.checkout` -- partial, sparse, shallow clone of ``base``;
+2. :func:`apply_edit` -- the edit is one call of :func:`promoter.setimage.set_image`,
+   re-run on the *current* tip for every attempt (a semantic re-apply, never a
+   textual rebase), so different files or different keys never conflict;
+3. :func:`run_validation` -- ``promoter.validate.api.validate`` on the changed files;
+   any ``error`` finding pushes nothing (exit 3);
+4. commit (author/committer from ``--author`` or CI variables; trailers
+   ``Promoted-Image``, ``Previous-Image``, ``Source-Repository``, ``Source-Commit``,
+   ``Pipeline-URL``, ``Promoted-By``) and push:
+
+   * ``push`` mode: onto ``base``; a lost race (non-fast-forward) fetches the new
+     tip, re-applies and pushes again with jittered exponential backoff, up to
+     ``max_attempts``;
+   * ``pr`` mode: the deterministic branch :func:`branch_name` is rebuilt from
+     the latest base and pushed with ``--force-with-lease`` against the sha last
+     seen. A branch that already carries this or a newer image stops the run as
+     up to date. Commits on the branch without a ``Promoted-By`` trailer (made by
+     people) are cherry-picked onto the new base, never dropped; if one no longer
+     applies, the run stops and says so;
+5. :func:`open_pull_request` -- the forge step after the push (``--forge none``
+   prints where to open the pull request). Forge plug-ins hook in there only.
+
+Exit codes: 0 changed / up to date / dry run, 1 failure, 3 validation failed.
+"""
+
+from __future__ import annotations
+
+import os
+import random
+import re
+import shutil
+import tempfile
+import time
+import urllib.parse
+from collections.abc import Mapping, Sequence
+from dataclasses import asdict, dataclass, field
+from pathlib import Path
+from typing import TYPE_CHECKING, Any, Literal
+
+from promoter import __version__
+from promoter.credentials import Credential, CredentialError, discover, scrub
+from promoter.git import GitError, Identity, Workspace, checkout, normalise_paths
+from promoter.imageref import ImageRef, InvalidReference, parse, try_parse
+
+if TYPE_CHECKING:
+    from promoter.yamledit.model import Edit, Result
+
+Mode = Literal["pr", "push"]
+Status = Literal["changed", "up-to-date", "dry-run", "failed"]
+TRAILER = "Promoted-By"
+
+EXIT_OK = 0
+EXIT_FAILED = 1
+EXIT_INVALID = 3
+
+DEFAULT_IDENTITY = Identity("promoter", "promoter@localhost")
+
+
+@dataclass(frozen=True, slots=True)
+class Request:
+    repo: str  # git URL (http(s), ssh, file://) or local path
+    images: tuple[str, ...]
+    paths: tuple[str, ...]
+    base: str = "main"
+    mode: Mode = "pr"
+    branch: str | None = None  # overrides the deterministic promotion branch
+    env: str | None = None  # environment name, used in branch name and message
+    app: str | None = None  # app name, used in the branch name
+    keys: tuple[str, ...] = ()  # explicit key paths, as set-image --key
+    add: bool = False
+    dry_run: bool = False
+    validate: bool = True
+    max_attempts: int = 10
+    token_env: str | None = None
+    token_file: str | None = None
+    author: str | None = None
+    output: Literal["text", "json"] = "text"
+    # Where to check out; None = a temporary directory removed afterwards.
+    workdir: str | None = None
+    # Forge options, used by the step after the push (open_pull_request).
+    forge: str = "none"
+    forge_url: str | None = None
+    labels: tuple[str, ...] = ()
+    reviewers: tuple[str, ...] = ()
+    assignees: tuple[str, ...] = ()
+    draft: bool = False
+    auto_merge: str | None = None
+    merge_now: bool = False
+    title: str | None = None
+    body_file: str | None = None
+    # CI variables (GITHUB_*, GITLAB_*, CI_*) and tokens; None = os.environ.
+    environ: Mapping[str, str] | None = field(default=None, repr=False, compare=False)
+
+
+@dataclass(slots=True)
+class PromotionResult:
+    status: Status
+    mode: Mode
+    repo: str  # without credentials
+    base: str
+    branch: str
+    commit: str | None = None
+    edits: list[dict[str, Any]] = field(default_factory=list)
+    previous: list[str] = field(default_factory=list)
+    attempts: int = 0
+    pr_url: str | None = None
+    pr_number: int | None = None
+    findings: list[dict[str, Any]] = field(default_factory=list)
+    messages: list[str] = field(default_factory=list)
+    diff: str = ""
+    error: str | None = None
+    exit_code: int = EXIT_OK
+    message: str = ""  # the commit message (or the one that would be used)
+
+    def to_json(self) -> dict[str, Any]:
+        return asdict(self)
+
+
+class PromotionError(RuntimeError):
+    """A promotion that cannot go on; the message says what, where and what to do."""
+
+    def __init__(self, message: str, exit_code: int = EXIT_FAILED) -> None:
+        super().__init__(message)
+        self.exit_code = exit_code
+
+
+# ------------------------------------------------------------------ naming
+
+
+_REF_BAD = re.compile(r"[^A-Za-z0-9._/+-]+")
+
+
+def sanitise_ref(text: str) -> str:
+    """Make ``text`` a valid git branch name (git check-ref-format rules), stable per input."""
+    out = _REF_BAD.sub("-", text)
+    parts = []
+    for part in out.split("/"):
+        part = part.strip(".-")
+        part = part.replace("..", ".")
+        while part.endswith(".lock"):
+            part = part[: -len(".lock")]
+        if part:
+            parts.append(part)
+    return "/".join(parts) or "default"
+
+
+def branch_name(
+    base: str, env: str | None, paths: Sequence[str], app: str | None, images: Sequence[ImageRef]
+) -> str:
+    """``promoter/<base>/<env-or-path>/<app-or-repository>``, sanitised and deterministic."""
+    where = env or "+".join(p for p in normalise_paths(paths) if p) or "root"
+    what = app or "+".join(sorted({ref.short_name for ref in images}))
+    name = sanitise_ref(f"promoter/{base}/{where}/{what}")
+    if len(name) > 200:
+        import hashlib
+
+        digest = hashlib.sha256(name.encode()).hexdigest()[:12]
+        name = name[:186].rstrip("/.-") + "-" + digest
+    return name
+
+
+def author_identity(author: str | None, environ: Mapping[str, str]) -> Identity:
+    """``--author``, else the CI user (GitHub Actions, GitLab CI), else the promoter bot."""
+    if author:
+        return Identity.parse(author)
+    actor = environ.get("GITHUB_ACTOR")
+    if actor:
+        return Identity(actor, f"{actor}@users.noreply.github.com")
+    name, email = environ.get("GITLAB_USER_NAME"), environ.get("GITLAB_USER_EMAIL")
+    if name and email:
+        return Identity(name, email)
+    return DEFAULT_IDENTITY
+
+
+def ci_trailers(environ: Mapping[str, str]) -> list[tuple[str, str]]:
+    """Source-Repository, Source-Commit and Pipeline-URL from the CI variables present."""
+    out: list[tuple[str, str]] = []
+    server, repo = environ.get("GITHUB_SERVER_URL"), environ.get("GITHUB_REPOSITORY")
+    if repo:
+        server = (server or "https://github.com").rstrip("/")
+        out.append(("Source-Repository", f"{server}/{repo}"))
+        if environ.get("GITHUB_SHA"):
+            out.append(("Source-Commit", environ["GITHUB_SHA"]))
+        if environ.get("GITHUB_RUN_ID"):
+            out.append(("Pipeline-URL", f"{server}/{repo}/actions/runs/{environ['GITHUB_RUN_ID']}"))
+        return out
+    if environ.get("CI_PROJECT_URL"):
+        out.append(("Source-Repository", environ["CI_PROJECT_URL"]))
+    if environ.get("CI_COMMIT_SHA"):
+        out.append(("Source-Commit", environ["CI_COMMIT_SHA"]))
+    if environ.get("CI_PIPELINE_URL"):
+        out.append(("Pipeline-URL", environ["CI_PIPELINE_URL"]))
+    return out
+
+
+def commit_message(
+    images: Sequence[ImageRef],
+    where: str,
+    previous: Sequence[str],
+    environ: Mapping[str, str],
+) -> str:
+    what = ", ".join(f"{ref.name} to {ref.version}" for ref in images)
+    lines = [f"promote {what} in {where}", ""]
+    lines += [f"Promoted-Image: {ref}" for ref in images]
+    lines += [f"Previous-Image: {p}" for p in previous]
+    lines += [f"{k}: {v}" for k, v in ci_trailers(environ)]
+    lines.append(f"{TRAILER}: promoter {__version__}")
+    return "\n".join(lines) + "\n"
+
+
+# ------------------------------------------------------------------ versions
+
+_SEMVER = re.compile(
+    r"\A[vV]?(\d+)(?:\.(\d+))?(?:\.(\d+))?(?:\.(\d+))?(?:-([0-9A-Za-z.-]+))?(?:\+[0-9A-Za-z.-]+)?\Z"
+)
+
+
+def _version_parts(value: str) -> tuple[str | None, str | None]:
+    """(tag, digest) of a written value: a full reference, a bare tag or a bare digest."""
+    if re.match(r"\A[A-Za-z][A-Za-z0-9]*:[0-9a-fA-F]{32,}\Z", value):
+        return None, value
+    if "/" in value or ":" in value or "@" in value:
+        ref = try_parse(value)
+        if ref is not None:
+            return ref.tag, ref.digest
+    return value, None
+
+
+def _semver_key(tag: str) -> tuple[Any, ...] | None:
+    m = _SEMVER.match(tag)
+    if m is None:
+        return None
+    nums = tuple(int(g) if g else 0 for g in m.groups()[:4])
+    pre = m.group(5)
+    # A pre-release sorts before its release; pre-release identifiers compare per semver.
+    pre_key: tuple[Any, ...] = (1,) if pre is None else (
+        0,
+        *((0, int(p), "") if p.isdigit() else (1, 0, p) for p in pre.split(".")),
+    )
+    return (*nums, pre_key)
+
+
+def compare_versions(current: str, wanted: str) -> Literal["same", "newer", "older", "unknown"]:
+    """How the value written in a file (``current``) relates to the ``wanted`` one.
+
+    Digest aware: equal digests are the same image whatever the tags say. Tags
+    compare as semantic versions (``v`` prefix, missing minor/patch, pre-releases);
+    tags that are not versions are only ever "same" or "unknown".
+    """
+    if current == wanted:
+        return "same"
+    ctag, cdig = _version_parts(current)
+    wtag, wdig = _version_parts(wanted)
+    if cdig and wdig:
+        if cdig == wdig:
+            return "same"
+    if ctag and wtag:
+        if ctag == wtag and not (cdig and wdig):
+            return "same"
+        ck, wk = _semver_key(ctag), _semver_key(wtag)
+        if ck is not None and wk is not None:
+            if ck == wk:
+                return "same" if not (cdig and wdig) else "unknown"
+            return "newer" if ck > wk else "older"
+    return "unknown"
+
+
+# ------------------------------------------------------------------ steps
+
+
+def apply_edit(ws: Workspace, request: Request, *, dry_run: bool, diff: bool = False) -> Result:
+    """The edit: one call of ``set_image`` on the work tree's current files."""
+    from promoter.setimage import set_image
+
+    targets = [str(ws.path / p) if p != "." else str(ws.path) for p in ws.paths]
+    return set_image(
+        targets, list(request.images), keys=request.keys, add=request.add,
+        dry_run=dry_run, diff=diff,
+    )
+
+
+def run_validation(ws: Workspace, files: Sequence[str]) -> list[Any] | None:
+    """Validate changed files; None when the validation module is not installed."""
+    try:
+        from promoter.validate.api import validate
+    except ImportError:
+        return None
+    return list(validate([str(ws.path / f) for f in files]))
+
+
+def open_pull_request(request: Request, result: PromotionResult) -> None:
+    """The forge step, after the promotion branch is pushed (pr mode only).
+
+    ``forge == "none"``: say where to open the pull request (a compare link for
+    GitHub- and GitLab-looking URLs). Other forges plug in here.
+    """
+    if request.forge in ("none", ""):
+        link = compare_link(result.repo, result.base, result.branch)
+        if link:
+            result.messages.append(f"open a pull request: {link}")
+        else:
+            result.messages.append(
+                f"pushed {result.branch}; open a pull request from it into {result.base}"
+            )
+        return
+    raise PromotionError(
+        f"--forge {request.forge} is not available in this version; use --forge none"
+    )
+
+
+def compare_link(repo_url: str, base: str, branch: str) -> str | None:
+    """Web compare URL for GitHub/GitLab style remotes (https or scp-like ssh); else None."""
+    url = repo_url
+    m = re.match(r"\A(?:ssh://)?git@([^:/]+)[:/](.+)\Z", url)
+    if m:
+        url = f"https://{m.group(1)}/{m.group(2)}"
+    parts = urllib.parse.urlsplit(url)
+    if parts.scheme not in ("http", "https") or not parts.hostname:
+        return None
+    path = parts.path.rstrip("/").removesuffix(".git")
+    host = parts.hostname.lower()
+    if "gitlab" in host:
+        return f"{parts.scheme}://{parts.netloc}{path}/-/compare/{base}...{branch}"
+    if "github" in host:
+        return f"{parts.scheme}://{parts.netloc}{path}/compare/{base}...{branch}?expand=1"
+    return None
+
+
+# ------------------------------------------------------------------ orchestration
+
+
+def promote(request: Request) -> PromotionResult:
+    """Run one promotion; never raises for expected failures (``status == "failed"``)."""
+    environ = os.environ if request.environ is None else request.environ
+    credential: Credential | None = None
+    clean_url = request.repo
+    result = PromotionResult(
+        status="failed", mode=request.mode, repo=clean_url, base=request.base, branch=""
+    )
+    try:
+        clean_url, credential = discover(
+            request.repo, token_env=request.token_env, token_file=request.token_file,
+            environ=environ,
+        )
+        result.repo = clean_url
+        _promote(request, clean_url, credential, environ, result)
+    except (PromotionError, GitError, CredentialError, InvalidReference, ValueError) as exc:
+        result.status = "failed"
+        result.exit_code = exc.exit_code if isinstance(exc, PromotionError) else EXIT_FAILED
+        result.error = str(exc)
+    secrets = credential.secrets() if credential else ()
+    if result.error:
+        result.error = scrub(result.error, secrets)
+    result.messages = [scrub(m, secrets) for m in result.messages]
+    result.repo = scrub(result.repo, secrets)
+    return result
+
+
+def _promote(
+    request: Request,
+    url: str,
+    credential: Credential | None,
+    environ: Mapping[str, str],
+    result: PromotionResult,
+) -> None:
+    if not request.images:
+        raise PromotionError("no --image given: name the image to promote, e.g. app:1.2.3")
+    if not request.paths:
+        raise PromotionError("no --path given: name the files or directories to edit")
+    if request.max_attempts < 1:
+        raise PromotionError("--max-attempts must be at least 1")
+    refs = [parse(i) for i in request.images]
+    for ref in refs:
+        if ref.tag is None and ref.digest is None:
+            raise PromotionError(
+                f"--image {ref} has no tag or digest: give the version to promote, "
+                f"e.g. {ref.name}:1.2.3"
+            )
+    identity = author_identity(request.author, environ)
+    result.branch = (
+        request.base if request.mode == "push"
+        else sanitise_ref(request.branch) if request.branch
+        else branch_name(request.base, request.env, request.paths, request.app, refs)
+    )
+    where = request.env or ", ".join(p for p in normalise_paths(request.paths) if p) or "/"
+    tmp: str | None = None
+    if request.workdir:
+        dest = Path(request.workdir)
+        dest.parent.mkdir(parents=True, exist_ok=True)
+    else:
+        tmp = tempfile.mkdtemp(prefix="promoter-")
+        dest = Path(tmp) / "checkout"
+    try:
+        ws = checkout(
+            url, dest, base=request.base, paths=request.paths,
+            credential=credential, identity=identity,
+        )
+        result.messages.extend(ws.notes)
+        ctx = _Ctx(request, ws, refs, where, environ, result)
+        if request.dry_run:
+            _dry_run(ctx)
+        elif request.mode == "push":
+            _push_mode(ctx)
+        else:
+            _pr_mode(ctx)
+            if result.status == "changed":
+                open_pull_request(request, result)
+    finally:
+        if tmp is not None:
+            shutil.rmtree(tmp, ignore_errors=True)
+
+
+@dataclass(slots=True)
+class _Ctx:
+    request: Request
+    ws: Workspace
+    refs: list[ImageRef]
+    where: str
+    environ: Mapping[str, str]
+    result: PromotionResult
+
+
+def _relative(ws: Workspace, name: str) -> str:
+    try:
+        return Path(name).resolve().relative_to(ws.path.resolve()).as_posix()
+    except ValueError:
+        return name
+
+
+def _record_edits(ctx: _Ctx, res: Result) -> list[str]:
+    """Fill result.edits/previous/message from an edit result; return changed files."""
+    ws, result = ctx.ws, ctx.result
+    result.edits = []
+    for edit in res.edits:
+        item = asdict(edit)
+        item["file"] = _relative(ws, edit.file)
+        result.edits.append(item)
+    result.previous = previous_images(ctx.refs, res.edits)
+    result.message = commit_message(ctx.refs, ctx.where, result.previous, ctx.environ)
+    return [_relative(ws, f) for f in res.changed_files]
+
+
+def _check_edit(ctx: _Ctx, res: Result) -> None:
+    if res.errors:
+        details = "; ".join(
+            str(e).replace(str(ctx.ws.path.resolve()) + "/", "").replace(str(ctx.ws.path) + "/", "")
+            for e in res.errors
+        )
+        raise PromotionError(f"cannot edit the manifests: {details}")
+
+
+def _nothing_pinned(ctx: _Ctx, res: Result) -> bool:
+    return not res.edits and not getattr(res, "up_to_date", None)
+
+
+def _not_found_error(ctx: _Ctx) -> PromotionError:
+    names = ", ".join(ref.name for ref in ctx.refs)
+    paths = " ".join(ctx.ws.paths)
+    return PromotionError(
+        f"nothing under {paths} (branch {ctx.request.base} of {ctx.result.repo}) pins {names}: "
+        "check --path and --image"
+    )
+
+
+def _validate(ctx: _Ctx, changed: list[str]) -> None:
+    if not ctx.request.validate or not changed:
+        return
+    findings = run_validation(ctx.ws, changed)
+    if findings is None:
+        ctx.result.messages.append("validation skipped: promoter.validate is not available")
+        return
+    root = str(ctx.ws.path.resolve()) + "/"
+    root2 = str(ctx.ws.path) + "/"
+    items = []
+    for f in findings:
+        item = asdict(f) if hasattr(f, "__dataclass_fields__") else {"message": str(f)}
+        if isinstance(item.get("file"), str):
+            item["file"] = item["file"].replace(root, "").replace(root2, "")
+        items.append(item)
+    ctx.result.findings = items
+    errors = [i for i in items if i.get("severity") == "error"]
+    if errors:
+        raise PromotionError(
+            f"validation failed with {len(errors)} error(s); nothing was pushed",
+            exit_code=EXIT_INVALID,
+        )
+
+
+def _dry_run(ctx: _Ctx) -> None:
+    # Edit the throw-away checkout for real so that `git diff` gives repository-relative
+    # paths; nothing is committed or pushed.
+    res = apply_edit(ctx.ws, ctx.request, dry_run=False)
+    _check_edit(ctx, res)
+    if _nothing_pinned(ctx, res):
+        raise _not_found_error(ctx)
+    _record_edits(ctx, res)
+    ctx.result.diff = ctx.ws.git.run("diff", "--no-color", "--no-ext-diff").stdout
+    ctx.result.status = "dry-run"
+    ctx.result.attempts = 1
+    ctx.result.commit = ctx.ws.head()
+    if not res.edits:
+        ctx.result.messages.append("already up to date: nothing would change")
+
+
+def _backoff(attempt: int) -> None:
+    """Jittered exponential backoff before attempt ``attempt + 1``."""
+    base = 0.2 * (2 ** min(attempt - 1, 5))
+    time.sleep(min(base, 5.0) * random.uniform(0.5, 1.5))
+
+
+def _push_mode(ctx: _Ctx) -> None:
+    ws, result, request = ctx.ws, ctx.result, ctx.request
+    for attempt in range(1, request.max_attempts + 1):
+        result.attempts = attempt
+        if attempt > 1:
+            ws.fetch_base()
+            ws.reset(f"refs/remotes/origin/{request.base}")
+        res = apply_edit(ws, request, dry_run=False)
+        _check_edit(ctx, res)
+        if _nothing_pinned(ctx, res):
+            raise _not_found_error(ctx)
+        changed = _record_edits(ctx, res)
+        if not res.edits:
+            result.status = "up-to-date"
+            result.commit = ws.head()
+            result.messages.append(f"already up to date on {request.base}: nothing pushed")
+            return
+        _validate(ctx, changed)
+        sha = ws.commit(result.message)
+        if sha is None:
+            result.status = "up-to-date"
+            return
+        pushed = ws.push(request.base)
+        if pushed.ok:
+            result.status = "changed"
+            result.commit = sha
+            return
+        result.messages.append(f"attempt {attempt}: push lost a race ({pushed.summary})")
+        if attempt < request.max_attempts:
+            _backoff(attempt)
+    raise PromotionError(
+        f"gave up after {request.max_attempts} attempts: {request.base} of {result.repo} kept "
+        "moving; run again or raise --max-attempts"
+    )
+
+
+def _branch_carries(ctx: _Ctx, tip: str) -> Literal["same", "newer", "other"]:
+    """Does the promotion branch at ``tip`` already pin this (or a newer) image?"""
+    ws = ctx.ws
+    ws.reset(tip)
+    res = apply_edit(ws, ctx.request, dry_run=True)
+    if res.errors or _nothing_pinned(ctx, res):
+        return "other"
+    if not res.edits:
+        return "same"
+    verdicts = {compare_versions(e.old or "", e.new or "") for e in res.edits}
+    if verdicts <= {"newer", "same"} and "newer" in verdicts:
+        return "newer"
+    return "other"
+
+
+def _pr_mode(ctx: _Ctx) -> None:
+    ws, result, request = ctx.ws, ctx.result, ctx.request
+    branch = result.branch
+    base_ref = f"refs/remotes/origin/{request.base}"
+    for attempt in range(1, request.max_attempts + 1):
+        result.attempts = attempt
+        base_sha = ws.fetch_base() if attempt > 1 else ws.git.out("rev-parse", base_ref)
+        existing = ws.fetch_branch(branch)
+        tip: str | None = None
+        foreign: list[str] = []
+        if existing is not None:
+            tip, own = existing
+            foreign = [c for c in own if not ws.trailers(c, TRAILER)]
+            if _branch_carries(ctx, tip) == "newer":
+                result.status = "up-to-date"
+                result.commit = tip
+                result.messages.append(
+                    f"{branch} already carries a newer image than "
+                    f"{', '.join(request.images)}: nothing pushed"
+                )
+                return
+        ws.reset(base_ref)
+        for sha in foreign:
+            outcome = ws.cherry_pick(sha)
+            if outcome == "conflict":
+                raise PromotionError(
+                    f"{branch} has a commit not made by promoter ({sha[:12]} "
+                    f"{ws.subject(sha)!r}) that no longer applies on the latest {request.base}; "
+                    "promoter will not discard it: rebase or merge that branch by hand (or "
+                    "delete it), then run again"
+                )
+            if outcome == "applied":
+                subject = ws.subject(sha)
+                result.messages.append(f"kept commit {sha[:12]} {subject!r} (not promoter's)")
+        res = apply_edit(ws, request, dry_run=False)
+        _check_edit(ctx, res)
+        if _nothing_pinned(ctx, res):
+            raise _not_found_error(ctx)
+        changed = _record_edits(ctx, res)
+        _validate(ctx, changed)
+        if res.edits:
+            ws.commit(result.message)
+        head = ws.head()
+        if head == base_sha:
+            result.status = "up-to-date"
+            result.commit = base_sha
+            result.messages.append(
+                f"{request.base} already pins {', '.join(request.images)}: nothing pushed"
+            )
+            return
+        if tip is not None and ws.tree(head) == ws.tree(tip):
+            result.status = "up-to-date"
+            result.commit = tip
+            result.messages.append(f"{branch} is already up to date: nothing pushed")
+            return
+        pushed = ws.push(branch, lease=tip)
+        if pushed.ok:
+            result.status = "changed"
+            result.commit = head
+            return
+        result.messages.append(f"attempt {attempt}: {branch} moved meanwhile ({pushed.summary})")
+        if attempt < request.max_attempts:
+            _backoff(attempt)
+    raise PromotionError(
+        f"gave up after {request.max_attempts} attempts: {branch} of {result.repo} kept moving; "
+        "run again or raise --max-attempts"
+    )
+
+
+def previous_images(refs: Sequence[ImageRef], edits: Sequence[Edit]) -> list[str]:
+    """The full references the edits replaced, in order, without repeats."""
+    out: list[str] = []
+    for edit in edits:
+        if not edit.old:
+            continue
+        ref = _image_for(refs, edit.new or "")
+        old = edit.old
+        parsed = try_parse(old) if ("/" in old or ":" in old or "@" in old) else None
+        if parsed is not None and ref is not None and parsed.same_repository(ref):
+            text = str(parsed)
+        elif ref is None:
+            text = old
+        elif re.match(r"\A[A-Za-z][A-Za-z0-9]*:[0-9a-fA-F]{32,}\Z", old):
+            text = f"{ref.name}@{old}"
+        else:
+            text = f"{ref.name}:{old}"
+        if text not in out:
+            out.append(text)
+    return out
+
+
+def _image_for(refs: Sequence[ImageRef], new: str) -> ImageRef | None:
+    if len(refs) == 1:
+        return refs[0]
+    for ref in refs:
+        if new in (str(ref), ref.tag, ref.digest, ref.version) or new.endswith(ref.version):
+            return ref
+    parsed = try_parse(new)
+    if parsed is not None:
+        for ref in refs:
+            if parsed.same_repository(ref):
+                return ref
+    return None
