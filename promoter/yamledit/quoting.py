@@ -68,14 +68,20 @@ def needs_quotes(value: str, context: Context = "block") -> bool:
     is not a valid plain scalar at all (indicators, ``': '``, ``' #'``, blanks
     at the ends, line breaks, control characters).
     """
+    if is_typed_plain(value):
+        return True
+    return not _valid_plain(value, context)
+
+
+def is_typed_plain(value: str) -> bool:
+    """True when a plain scalar spelled ``value`` is read as null, bool, number or date
+    by some reader (YAML 1.1, go-yaml v2, PyYAML, YAML 1.2 core)."""
     if not value or value in _WORDS:
         return True
     first = value[0]
     if first in "+-.0123456789" and _NUMBER.fullmatch(value.replace("_", "")):
         return True
-    if first.isdigit() and _TIMESTAMP.fullmatch(value):
-        return True
-    return not _valid_plain(value, context)
+    return first.isdigit() and _TIMESTAMP.fullmatch(value) is not None
 
 
 def _valid_plain(value: str, context: Context) -> bool:
