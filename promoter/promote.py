@@ -151,10 +151,16 @@ def sanitise_ref(text: str) -> str:
 def branch_name(
     base: str, env: str | None, paths: Sequence[str], app: str | None, images: Sequence[ImageRef]
 ) -> str:
-    """``promoter/<base>/<env-or-path>/<app-or-repository>``, sanitised and deterministic."""
+    """``promoter/<base>/<env-or-path>/<app-or-repository>``, sanitised and deterministic.
+
+    Each of the three parts is flattened to one ref component (``/`` becomes ``-``)
+    so that two promotion branches can never collide as file and directory in
+    git's ref store (``a/b`` next to ``a/b/c``).
+    """
     where = env or "+".join(p for p in normalise_paths(paths) if p) or "root"
     what = app or "+".join(sorted({ref.short_name for ref in images}))
-    name = sanitise_ref(f"promoter/{base}/{where}/{what}")
+    parts = [sanitise_ref(part.replace("/", "-")) for part in (base, where, what)]
+    name = "promoter/" + "/".join(parts)
     if len(name) > 200:
         import hashlib
 
