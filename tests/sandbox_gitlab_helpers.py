@@ -17,6 +17,7 @@ from typing import Any
 
 from conftest import SANDBOX_TOKEN, RepoFactory
 
+from promoter.sandbox.faults import FaultInjector
 from promoter.sandbox.gitlab_api import GitLabApi
 from promoter.sandbox.server import Sandbox
 from promoter.sandbox.types import ApiRequest, ApiResponse
@@ -88,7 +89,7 @@ class GitLabEnv:
 
 
 def start_env(repos: RepoFactory, files: dict[str, str] | None = None,
-              rate_limit: int = 2000) -> GitLabEnv:
+              rate_limit: int = 2000, faults: FaultInjector | None = None) -> GitLabEnv:
     content: dict[str, str | bytes] = dict(files or {
         VALUES: 'image:\n  repository: registry.example.com/web\n  tag: "1.0"\n',
         "README.md": "manifests\n",
@@ -98,8 +99,10 @@ def start_env(repos: RepoFactory, files: dict[str, str] | None = None,
     api = GitLabApi(repos.root, token_valid=sandbox.token_valid, rate_limit=rate_limit)
     env = GitLabEnv(sandbox, api, repos)
 
+    inner = faults.wrap(api) if faults is not None else api
+
     def recording(request: ApiRequest) -> ApiResponse | None:
-        response = api(request)
+        response = inner(request)
         if response is not None:
             with env.lock:
                 env.exchanges.append(Exchange(
