@@ -383,8 +383,10 @@ class GitHubApi:
             base_sha = bare.resolve(path, pr["base"]) or base_sha
         repo_obj = self.repo_json(base, owner, repo, full=False)
         labels_db = self.state.read(NS).get("labels", {}).get(f"{owner}/{repo}", {})
-        labels = [gj.label(base, owner, repo, labels_db[name]) for name in pr["labels"]
-                  if name in labels_db]
+        # PR-embedded labels: the description is a string there (OpenAPI pull-request-simple)
+        labels = [{**gj.label(base, owner, repo, labels_db[name]),
+                   "description": labels_db[name].get("description") or ""}
+                  for name in pr["labels"] if name in labels_db]
         assignees = [gj.simple_user(base, a) for a in pr["assignees"]]
         auto = pr.get("auto_merge")
         out: dict[str, Any] = {
@@ -757,7 +759,10 @@ def _get_branch(api: GitHubApi, ctx: Ctx, m: re.Match[str]) -> Reply:
         "name": m["branch"], "commit": commit,
         "_links": {"self": f"{r}/branches/{m['branch']}",
                    "html": f"{ctx.base}/{m['owner']}/{m['repo']}/tree/{m['branch']}"},
-        "protected": False, "protection_url": f"{r}/branches/{m['branch']}/protection",
+        "protected": False,
+        "protection": {"enabled": False, "required_status_checks": {
+            "enforcement_level": "off", "contexts": [], "checks": []}},
+        "protection_url": f"{r}/branches/{m['branch']}/protection",
     })
 
 

@@ -1,0 +1,261 @@
+"""Contract test: every GitHub response the sandbox produces is valid against GitHub's OpenAPI.
+
+The sandbox records each response (operation id, status, body) while this module
+drives it over real HTTP — with PyGithub through our forge, and with raw
+requests for the error cases — and each one is validated against the response
+schema GitHub publishes for that operation and status
+(``shared/contracts/github/openapi-subset.json``; OpenAPI 3.0 ``nullable``
+turned into JSON Schema). Error bodies are also compared with the recorded
+real ones in ``shared/contracts/github/ERRORS.md``.
+"""
+
+from __future__ import annotations
+
+import copy
+import json
+import random
+from pathlib import Path
+from typing import Any
+
+import pytest
+import requests
+from conftest import SANDBOX_TOKEN, RepoFactory
+
+from promoter.forges.base import PullRequestSpec
+from promoter.forges.github import GitHubForge
+from promoter.forges.retry import RetryPolicy
+from promoter.sandbox import github_api
+from promoter.sandbox.app import build_sandbox
+
+CONTRACTS = Path(__file__).resolve().parents[2] / "shared" / "contracts" / "github"
+REPO = "acme/manifests"
+HEAD = "promoter/production/web"
+
+
+def _nullable_to_jsonschema(node: Any) -> Any:
+    if isinstance(node, list):
+        return [_nullable_to_jsonschema(n) for n in node]
+    if not isinstance(node, dict):
+        return node
+    out = {k: _nullable_to_jsonschema(v) for k, v in node.items()
+           if k not in ("example", "examples", "x-github-breaking-changes", "discriminator")}
+    if out.pop("nullable", False):
+        return {"anyOf": [out, {"type": "null"}]}
+    return out
+
+
+class Contract:
+    def __init__(self, doc: dict[str, Any]) -> None:
+        from jsonschema import Draft4Validator
+        from referencing import Registry, Resource
+        from referencing.jsonschema import DRAFT4
+
+        self.doc = doc
+        self.ops: dict[str, dict[str, Any]] = {}
+        for path_item in doc["paths"].values():
+            for op in path_item.values():
+                if isinstance(op, dict) and "operationId" in op:
+                    self.ops[op["operationId"]] = op
+        converted = _nullable_to_jsonschema(copy.deepcopy(doc["components"]))
+        resource = Resource.from_contents({"components": converted}, default_specification=DRAFT4)
+        self.registry = Registry().with_resource("urn:github", resource)
+        self.validator_cls = Draft4Validator
+        self.converted = converted
+
+    def response(self, operation: str, status: int) -> dict[str, Any] | None:
+        op = self.ops.get(operation)
+        if op is None:
+            return None
+        resp = op["responses"].get(str(status))
+        if resp is None:
+            return None
+        if "$ref" in resp:
+            resp = self.doc["components"]["responses"][resp["$ref"].rsplit("/", 1)[1]]
+        return dict(resp)
+
+    def schema(self, operation: str, status: int) -> dict[str, Any] | None:
+        resp = self.response(operation, status)
+        if resp is None:
+            if status >= 400 and operation in self.ops:
+                # statuses GitHub does not list per operation (401, 404...) use basic-error
+                return {"$ref": "urn:github#/components/schemas/basic-error"}
+            return None
+        content = resp.get("content", {}).get("application/json")
+        if content is None:
+            return {}
+        schema = _nullable_to_jsonschema(copy.deepcopy(content["schema"]))
+        return _rebase_refs(schema)
+
+    def errors(self, schema: dict[str, Any], body: Any) -> list[str]:
+        validator = self.validator_cls(schema, registry=self.registry)
+        return [f"{'/'.join(map(str, e.absolute_path))}: {e.message[:200]}"
+                for e in validator.iter_errors(body)]
+
+
+def _rebase_refs(node: Any) -> Any:
+    if isinstance(node, list):
+        return [_rebase_refs(n) for n in node]
+    if isinstance(node, dict):
+        return {k: ("urn:github" + v if k == "$ref" and v.startswith("#") else _rebase_refs(v))
+                for k, v in node.items()}
+    return node
+
+
+@pytest.fixture(scope="module")
+def contract() -> Contract:
+    path = CONTRACTS / "openapi-subset.json"
+    if not path.is_file():
+        pytest.skip(f"contract data not found at {path}")
+    return Contract(json.loads(path.read_text(encoding="utf-8")))
+
+
+def drive(sb_url: str, repos: RepoFactory, sb: Any) -> dict[str, tuple[int, Any]]:
+    """Exercise every endpoint; returns the named error cases for exact comparison."""
+    api = f"{sb_url}/api/v3"
+    s = requests.Session()
+    s.headers["Authorization"] = f"token {SANDBOX_TOKEN}"
+    r = f"{api}/repos/{REPO}"
+    policy = RetryPolicy(sleep=lambda x: None, rng=random.Random(0))
+    forge = GitHubForge(f"{sb_url}/{REPO}.git", token=SANDBOX_TOKEN, env={}, policy=policy)
+    spec = PullRequestSpec(repo_url=f"{sb_url}/{REPO}.git", base="main", head=HEAD,
+                           title="Promote web", body="body", labels=("promotion",),
+                           reviewers=("alice",), assignees=("bob",), draft=True,
+                           auto_merge="squash")
+    forge.open_or_update(spec)
+    forge.open_or_update(PullRequestSpec(**{**_spec_dict(spec), "draft": False,
+                                            "title": "Promote web 2"}))
+    for path in ("", "/user", "/rate_limit"):
+        s.get(f"{api}{path}")
+    s.get(r)
+    s.get(f"{r}/branches/main")
+    s.get(f"{r}/branches/nope")
+    s.get(f"{r}/pulls", params={"state": "all", "per_page": "1"})
+    s.get(f"{r}/pulls/1")
+    s.patch(f"{r}/pulls/1", json={"body": "edited"})
+    s.get(f"{r}/pulls/1/commits")
+    s.get(f"{r}/issues/1/labels")
+    s.put(f"{r}/issues/1/labels", json={"labels": ["promotion", "prod"]})
+    s.delete(f"{r}/issues/1/labels/prod")
+    s.get(f"{r}/pulls/1/requested_reviewers")
+    s.delete(f"{r}/pulls/1/requested_reviewers", json={"reviewers": ["alice"]})
+    s.delete(f"{r}/issues/1/assignees", json={"assignees": ["bob"]})
+    s.post(f"{r}/issues/1/comments", json={"body": "hello"})
+    s.get(f"{r}/issues/1/comments")
+    s.get(f"{r}/pulls/1/merge")
+    cases: dict[str, tuple[int, Any]] = {}
+
+    def case(name: str, resp: requests.Response) -> None:
+        cases[name] = (resp.status_code, resp.json() if resp.content else None)
+
+    case("already_exists", s.post(f"{r}/pulls", json={"title": "t", "head": HEAD, "base": "main"}))
+    repos.commit(REPO, {}, branch="empty", parent=repos.rev(REPO))
+    s.patch(f"{api}/repos/{REPO}/pulls/1", json={})  # no-op edit
+    _reset(repos, "empty")
+    case("no_commits", s.post(f"{r}/pulls", json={"title": "t", "head": "empty", "base": "main"}))
+    case("head_invalid", s.post(f"{r}/pulls", json={"title": "t", "head": "nope",
+                                                       "base": "main"}))
+    case("head_changed", s.put(f"{r}/pulls/1/merge", json={"sha": "0" * 40}))
+    # a conflicting PR: base gets the same new file with other content
+    repos.commit(REPO, {"other.yaml": "a: 1\n"}, branch="conflict", parent=repos.rev(REPO))
+    s.post(f"{r}/pulls", json={"title": "c", "head": "conflict", "base": "main"})
+    repos.commit(REPO, {"other.yaml": "a: 2\n"}, branch="other", parent=repos.rev(REPO))
+    s.post(f"{r}/pulls", json={"title": "o", "head": "other", "base": "main"})
+    assert s.put(f"{r}/pulls/3/merge", json={"merge_method": "merge"}).status_code == 200
+    case("not_mergeable", s.put(f"{r}/pulls/2/merge", json={}))
+    head_sha = s.get(f"{r}/pulls/1").json()["head"]["sha"]
+    case("merged", s.put(f"{r}/pulls/1/merge", json={"sha": head_sha, "merge_method": "squash"}))
+    s.get(f"{r}/pulls/1/merge")
+    s.patch(f"{r}/pulls/2", json={"state": "closed"})
+    case("bad_credentials", requests.get(r, headers={"Authorization": "token nope"}))
+    case("requires_auth", requests.get(r))
+    case("repo_not_found", s.get(f"{api}/repos/acme/missing"))
+    return cases
+
+
+def _spec_dict(spec: PullRequestSpec) -> dict[str, Any]:
+    return {f: getattr(spec, f) for f in spec.__dataclass_fields__}
+
+
+def _reset(repos: RepoFactory, branch: str) -> None:
+    from conftest import run_git
+
+    run_git("update-ref", f"refs/heads/{branch}", repos.rev(REPO), cwd=repos.path(REPO))
+
+
+def test_every_response_matches_the_openapi_contract(
+    contract: Contract, repos: RepoFactory, capsys: pytest.CaptureFixture[str]
+) -> None:
+    repos.create(REPO, {"values.yaml": "tag: \"1.0\"\n"})
+    repos.commit(REPO, {"values.yaml": "tag: \"1.1\"\n"}, branch=HEAD, parent=repos.rev(REPO))
+    sink = github_api.start_recording()
+    try:
+        with build_sandbox(repos.root, tokens=[SANDBOX_TOKEN]) as sb:
+            cases = drive(sb.base_url, repos, sb)
+            base = sb.base_url
+    finally:
+        github_api.stop_recording(sink)
+    validated = 0
+    failures: list[str] = []
+    operations: set[str] = set()
+    for rec in sink:
+        schema = contract.schema(rec.operation, rec.status)
+        if schema is None:
+            assert rec.operation not in contract.ops, (
+                f"{rec.method} {rec.path} answered {rec.status}, a status GitHub does not "
+                f"document for {rec.operation}")
+            continue  # graphql / app endpoints: outside the REST subset
+        body = json.loads(rec.body) if rec.body else None
+        if rec.status == 204:
+            assert body is None
+        else:
+            for err in contract.errors(schema, body):
+                failures.append(f"{rec.operation} {rec.status}: {err}")
+        # every URL in a body points at the sandbox itself
+        for url in _urls(body):
+            if url.startswith("http"):
+                assert url.startswith(base) or url.startswith("https://docs.github.com"), url
+        headers = {k.lower(): v for k, v in rec.headers}
+        assert headers["x-ratelimit-limit"] == "5000" and "x-ratelimit-remaining" in headers
+        validated += 1
+        operations.add(rec.operation)
+    assert not failures, "\n".join(failures[:30])
+    assert validated > 0
+    with capsys.disabled():
+        print(f"\n[contract] GitHub responses validated against the OpenAPI subset: {validated} "
+              f"({len(operations)} operations)")
+    assert len(operations) >= 20
+
+    errors_md = (CONTRACTS / "ERRORS.md").read_text(encoding="utf-8")
+    status, body = cases["already_exists"]
+    expected = json.loads(_block_after(errors_md, "## 1. 422"))
+    expected["errors"][0]["message"] = f"A pull request already exists for acme:{HEAD}."
+    assert (status, body) == (422, expected)
+    status, body = cases["no_commits"]
+    expected = json.loads(_block_after(errors_md, "## 2. 422"))
+    expected["errors"][0]["message"] = "No commits between main empty"
+    assert (status, body) == (422, expected)
+    assert cases["head_invalid"] == (422, {
+        "message": "Validation Failed", "status": "422",
+        "errors": [{"resource": "PullRequest", "field": "head", "code": "invalid"}],
+        "documentation_url": "https://docs.github.com/rest/pulls/pulls#create-a-pull-request"})
+    assert cases["head_changed"] == (409, json.loads(_block_after(errors_md, "## 3. 409")))
+    assert cases["not_mergeable"] == (405, json.loads(_block_after(errors_md, "## 4. 405")))
+    assert cases["bad_credentials"] == (401, json.loads(_block_after(errors_md, "## 6. 401")))
+    assert cases["repo_not_found"] == (404, json.loads(_block_after(errors_md, "## 7. 404")))
+    assert cases["requires_auth"][0] == 401
+    assert cases["requires_auth"][1]["message"] == "Requires authentication"
+    assert cases["merged"][0] == 200 and cases["merged"][1]["merged"] is True
+
+
+def _block_after(text: str, heading: str) -> str:
+    start = text.index(heading)
+    block = text.index("```json", start) + len("```json")
+    return text[block:text.index("```", block)].strip()
+
+
+def _urls(node: Any) -> list[str]:
+    if isinstance(node, dict):
+        return [u for v in node.values() for u in _urls(v)]
+    if isinstance(node, list):
+        return [u for v in node for u in _urls(v)]
+    return [node] if isinstance(node, str) and "://" in node else []
