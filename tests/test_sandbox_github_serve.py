@@ -14,8 +14,9 @@ from conftest import make_git_env, run_git
 
 def test_serve_prints_urls_serves_and_stops_on_sigterm(tmp_path: Path) -> None:
     proc = subprocess.Popen(
-        [sys.executable, "-c", "from promoter.cli import main; main()", "sandbox", "serve", "--root", str(tmp_path),
-         "--token", "t0k", "--init-repo", "acme/manifests", "--fault", "status=503,times=1",
+        [sys.executable, "-c", "from promoter.cli import main; main()", "sandbox", "serve",
+         "--root", str(tmp_path), "--token", "t0k", "--init-repo", "acme/manifests",
+         "--fault", "status=503,times=1",
          "--seed", "1"],
         stdout=subprocess.PIPE, stderr=subprocess.PIPE, text=True, env=make_git_env(),
     )
@@ -41,6 +42,6 @@ def test_serve_prints_urls_serves_and_stops_on_sigterm(tmp_path: Path) -> None:
         assert branch["commit"]["commit"]["message"] == "first"
     finally:
         proc.send_signal(signal.SIGTERM)
-        out, err = proc.communicate(timeout=20)
+        _, err = proc.communicate(timeout=20)
     assert proc.returncode == 0, err
     assert "sandbox stopped" in err
