@@ -8,7 +8,6 @@ validated too.
 
 from __future__ import annotations
 
-import shutil
 from collections.abc import Iterable, Sequence
 from dataclasses import dataclass, field
 from pathlib import Path
@@ -20,7 +19,7 @@ from promoter.validate.loader import SourceFile, load_path
 from promoter.validate.registry import DEFAULT_KUBERNETES_VERSION, SchemaConfigError
 from promoter.validate.schema import KUSTOMIZATION_FILES, SchemaOptions, SchemaValidator
 
-BACKENDS = ("auto", "schema")
+BACKENDS = ("auto", "schema", "kubeconform")
 YAML_SUFFIXES = (".yaml", ".yml")
 
 
@@ -114,21 +113,17 @@ def _patch_files(files: Sequence[SourceFile]) -> set[Path]:
     return out
 
 
-def _find_kubeconform(explicit: str | None) -> str | None:
-    if explicit:
-        return explicit
-    return shutil.which("kubeconform")
-
-
 def choose_backend(backend: str, kubeconform: str | None) -> tuple[str, str | None]:
     """Resolve ``auto``; raise ``ValidateConfigError`` when the choice cannot run."""
     if backend not in BACKENDS:
         raise ValidateConfigError(
             f"unknown backend {backend!r}; choose one of {', '.join(BACKENDS)}"
         )
-    binary = None
-    if backend == "schema" or binary is None:
+    from promoter.validate.kubeconform import binary_exists, find_binary
+
+    if backend == "schema":
         return ("schema", None)
+    binary = find_binary(kubeconform)
     if binary is None:
         if backend == "kubeconform":
             raise ValidateConfigError(
@@ -136,7 +131,7 @@ def choose_backend(backend: str, kubeconform: str | None) -> tuple[str, str | No
                 "or use --backend schema (pure Python, offline)"
             )
         return ("schema", None)
-    if not Path(binary).exists() and shutil.which(binary) is None:
+    if not binary_exists(binary):
         raise ValidateConfigError(f"kubeconform binary {binary!r} does not exist")
     return ("kubeconform", binary)
 
@@ -152,7 +147,7 @@ def run(
     kubeconform: str | None = None,
 ) -> Report:
     """Validate ``paths`` (files or directories) and return the full report."""
-    chosen, _binary = choose_backend(backend, kubeconform)
+    chosen, binary = choose_backend(backend, kubeconform)
     if render_kustomize:
         raise ValidateConfigError("--render-kustomize is not available yet")
     options = SchemaOptions(kubernetes_version, tuple(schema_locations), strict_kinds)
@@ -161,7 +156,13 @@ def run(
     patches = _patch_files(files)
     checked = [f for f in files if f.path.resolve() not in patches]
     findings = LintValidator().check(files)
-    findings.extend(schema.check(checked))
+    if chosen == "kubeconform":
+        from promoter.validate.kubeconform import KubeconformValidator
+
+        assert binary is not None
+        findings.extend(KubeconformValidator(binary, options, schema.registry).check(checked))
+    else:
+        findings.extend(schema.check(checked))
     documents = {
         f.display: [
             DocumentInfo(d.index, d.api_version, d.kind, d.name)

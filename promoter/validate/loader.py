@@ -291,6 +291,8 @@ class Document:
 
 def _child(node: Node, part: str | int) -> tuple[Node | None, Node] | None:
     if type(node) is SequenceNode:
+        if isinstance(part, str) and part.isdigit():
+            part = int(part)  # a JSON pointer token indexing a list
         if isinstance(part, int) and 0 <= part < len(node.value):
             return (None, node.value[part])
         return None

@@ -181,7 +181,28 @@ class SchemaRegistry:
         self._cache[key] = found
         return found
 
-    @property
     def kubeconform_locations(self) -> list[str]:
-        """The same search path, as kubeconform ``-schema-location`` arguments."""
-        return list(self._templates)
+        """The same search path as kubeconform ``-schema-location`` arguments.
+
+        Short placeholders become kubeconform's variables and the Kubernetes
+        version is filled in here, so no ``-kubernetes-version`` is needed.
+        ``default`` (kubeconform's remote default) is kept where the user put
+        it: it is the only way a download can happen.
+        """
+        out: list[str] = []
+        user = iter(self._templates)
+        for location in self.locations:
+            if location == "default":
+                out.append("default")
+                continue
+            for _ in self._expand(location):
+                out.append(self._for_kubeconform(next(user)))
+        out.extend(self._for_kubeconform(t) for t in list(user))
+        return out
+
+    def _for_kubeconform(self, template: str) -> str:
+        # `{kind}` cannot match inside `{{ .ResourceKind }}` (space and dot), so one pass is safe.
+        text = _SHORT_VAR.sub(
+            lambda m: "{{ ." + _SHORT_NAMES[m.group(1).lower()] + " }}", template
+        )
+        return text.replace("{{ .NormalizedKubernetesVersion }}", f"v{self.kubernetes_version}")
