@@ -7,7 +7,9 @@ recorded so the contract test can validate what the emulation produced.
 
 from __future__ import annotations
 
+import copy
 import json
+import re
 import threading
 import urllib.request
 from collections.abc import Iterator
@@ -117,12 +119,111 @@ def start_env(repos: RepoFactory, files: dict[str, str] | None = None,
 
 
 def env_fixture(repos: RepoFactory, **kwargs: Any) -> Iterator[GitLabEnv]:
+    """A running env; on teardown every recorded answer is checked against GitLab's schemas."""
     env = start_env(repos, **kwargs)
     try:
         yield env
+        if contracts_dir().is_dir():
+            counts, problems = check_exchanges(env, validators())
+            print(f"[gitlab-contract] {sum(counts.values())} entities validated in "
+                  f"{len(env.exchanges)} responses")
+            assert not problems, "\n".join(problems)
     finally:
         env.sandbox.stop()
 
 
 def contracts_dir() -> Path:
     return Path(__file__).resolve().parents[2] / "shared" / "contracts" / "gitlab"
+
+
+SCHEMA_FILES = ("merge_request.json", "branch.json", "milestone.json", "commit/basic.json",
+                "user/basic.json")
+_VALIDATORS: dict[str, Any] = {}
+
+
+# ---------------------------------------------------------------------- schemas
+def validators() -> dict[str, Any]:
+    """Draft 4 validators for GitLab's response schemas (null allowed for an absent user)."""
+    if _VALIDATORS:
+        return _VALIDATORS
+    import jsonschema
+    from referencing import Registry, Resource
+    from referencing.jsonschema import DRAFT4
+
+    root = contracts_dir() / "gitlab-api-schemas"
+    resources = []
+    schemas: dict[str, Any] = {}
+    for name in SCHEMA_FILES:
+        schema = json.loads((root / name).read_text())
+        if name == "user/basic.json":
+            schema = copy.deepcopy(schema)
+            schema["type"] = ["object", "null"]  # GitLab sends null for "no user"
+        schema["id"] = f"https://gitlab-schemas.invalid/{name}"
+        schemas[name] = schema
+        resources.append((schema["id"], Resource.from_contents(schema, DRAFT4)))
+    registry: Any = Registry().with_resources(resources)
+    # milestone.json uses the non-standard type "date" (a string in GitLab's specs).
+    checker = jsonschema.Draft4Validator.TYPE_CHECKER.redefine(
+        "date", lambda _c, v: isinstance(v, str))
+    cls = jsonschema.validators.extend(jsonschema.Draft4Validator, type_checker=checker)
+    _VALIDATORS.update({name: cls(schema, registry=registry) for name, schema in schemas.items()})
+    return _VALIDATORS
+
+
+
+def urls_in(value: Any) -> Iterator[str]:
+    if isinstance(value, dict):
+        for v in value.values():
+            yield from urls_in(v)
+    elif isinstance(value, list):
+        for v in value:
+            yield from urls_in(v)
+    elif isinstance(value, str) and re.match(r"^https?://", value):
+        yield value
+
+
+
+def schema_for(x: Exchange) -> str | None:
+    """Which schema a successful answer's entities follow (None: no published schema)."""
+    path = x.path
+    if x.status >= 300:
+        return None
+    if re.search(r"/merge_requests(/\d+(/merge)?)?$", path):
+        return "merge_request.json"
+    if re.search(r"/repository/branches(/.+)?$", path):
+        return "branch.json"
+    if re.search(r"/repository/commits/[^/]+$|/merge_requests/\d+/commits$", path):
+        return "commit/basic.json"
+    if re.search(r"/api/v4/(user|users(/\d+)?)$", path):
+        return "user/basic.json"
+    return None
+
+
+
+
+def check_exchanges(env: GitLabEnv, checks: dict[str, Any]) -> tuple[dict[str, int], list[str]]:
+    """Validate every recorded answer: schema per entity, URLs on the sandbox's host."""
+    problems: list[str] = []
+    per_schema: dict[str, int] = {}
+
+    def validate(name: str, item: Any, where: str) -> None:
+        errors = sorted(checks[name].iter_errors(item), key=str)
+        problems.extend(f"{where} vs {name}: {e.message}" for e in errors[:3])
+        per_schema[name] = per_schema.get(name, 0) + 1
+
+    for x in env.exchanges:
+        is_json = x.headers.get("content-type", "").startswith("application/json")
+        body = x.json() if is_json and x.body else None
+        where = f"{x.method} {x.path} ({x.status})"
+        for url in urls_in(body):
+            if not url.startswith(env.url + "/"):
+                problems.append(f"{where}: URL off the sandbox host: {url}")
+        items = body if isinstance(body, list) else [body]
+        if re.search(r"/notes$", x.path) and x.status < 300:  # note authors are UserBasic
+            for note in items:
+                validate("user/basic.json", note["author"], f"{where} note author")
+        name = schema_for(x)
+        if name is not None:
+            for item in items:
+                validate(name, item, where)
+    return per_schema, problems
