@@ -148,8 +148,6 @@ def run(
 ) -> Report:
     """Validate ``paths`` (files or directories) and return the full report."""
     chosen, binary = choose_backend(backend, kubeconform)
-    if render_kustomize:
-        raise ValidateConfigError("--render-kustomize is not available yet")
     options = SchemaOptions(kubernetes_version, tuple(schema_locations), strict_kinds)
     schema = SchemaValidator(options)  # validates the options even when kubeconform runs
     files = [load_path(path, shown) for path, shown in collect(paths)]
@@ -163,6 +161,10 @@ def run(
         findings.extend(KubeconformValidator(binary, options, schema.registry).check(checked))
     else:
         findings.extend(schema.check(checked))
+    if render_kustomize:
+        from promoter.validate.kustomize import KustomizeValidator
+
+        findings.extend(KustomizeValidator(schema).check(files))
     documents = {
         f.display: [
             DocumentInfo(d.index, d.api_version, d.kind, d.name)
