@@ -140,6 +140,7 @@ def apply(pf: ParsedFile, changes: Seq[Change]) -> tuple[str, list[Edit]]:
             if change.key in removed:
                 continue
             key_node, value = _pair(pf, change.mapping, change.key)
+            _check_no_outside_alias(pf, w.document, key_node, value)
             removed.add(change.key)
             splices.append(_delete_pair(pf, change.mapping, key_node, nl))
             old = value.value if isinstance(value, Scalar) else None
@@ -370,6 +371,35 @@ def _delete_pair(pf: ParsedFile, mapping: Mapping, key: Scalar, nl: str) -> _Spl
     # The pair shares its first line with '- ' or '? ': pull the next key up.
     assert following is not None  # a pair after '- ' is its mapping's first of several
     return _Splice(key.span.start, following.span.start, "", what)
+
+
+def _subtree(node: Node) -> list[Node]:
+    out: list[Node] = []
+    stack = [node]
+    while stack:
+        n = stack.pop()
+        out.append(n)
+        if isinstance(n, Mapping):
+            for k, v in n.pairs:
+                stack += (k, v)
+        elif isinstance(n, Sequence):
+            stack += n.items
+    return out
+
+
+def _check_no_outside_alias(pf: ParsedFile, document: int, key: Scalar, value: Node) -> None:
+    """Refuse to delete an anchor that an alias elsewhere still refers to."""
+    inside = {id(n) for n in (*_subtree(key), *_subtree(value))}
+    root = pf.documents[document].root
+    for n in _subtree(root) if root is not None else []:
+        if isinstance(n, Alias) and id(n.target) in inside and id(n) not in inside:
+            raise EditError(
+                pf.name,
+                key.span.line,
+                key.span.column,
+                f"cannot remove {format_path(key.path)}: it defines the anchor &{n.name} that "
+                f"line {n.span.line} still uses (*{n.name}); edit that part by hand",
+            )
 
 
 def _describe_item(item: tuple[tuple[str, str], ...]) -> str:
