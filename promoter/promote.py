@@ -34,6 +34,7 @@ import random
 import re
 import shutil
 import tempfile
+import threading
 import time
 import urllib.parse
 from collections.abc import Mapping, Sequence
@@ -92,6 +93,9 @@ class Request:
     merge_now: bool = False
     title: str | None = None
     body_file: str | None = None
+    github_app_id: str | None = None
+    github_app_key_file: str | None = None
+    github_app_installation_id: str | None = None
     # CI variables (GITHUB_*, GITLAB_*, CI_*) and tokens; None = os.environ.
     environ: Mapping[str, str] | None = field(default=None, repr=False, compare=False)
 
@@ -109,6 +113,8 @@ class PromotionResult:
     attempts: int = 0
     pr_url: str | None = None
     pr_number: int | None = None
+    # pr mode: pushed | current (branch already right) | newer | base (base already pins it)
+    branch_state: str = ""
     findings: list[dict[str, Any]] = field(default_factory=list)
     messages: list[str] = field(default_factory=list)
     diff: str = ""
@@ -302,8 +308,15 @@ def open_pull_request(request: Request, result: PromotionResult) -> None:
     """The forge step, after the promotion branch is pushed (pr mode only).
 
     ``forge == "none"``: say where to open the pull request (a compare link for
-    GitHub- and GitLab-looking URLs). Other forges plug in here.
+    GitHub- and GitLab-looking URLs). Other forges: ``promoter.forges.flow.run_forge``.
     """
+    if request.forge not in ("none", ""):
+        from promoter.forges.flow import run_forge
+
+        run_forge(request, result)
+        return
+    if result.status != "changed":
+        return
     if request.forge in ("none", ""):
         link = compare_link(result.repo, result.base, result.branch)
         if link:
@@ -353,6 +366,10 @@ def promote(request: Request) -> PromotionResult:
             environ=environ,
         )
         result.repo = clean_url
+        if request.forge not in ("none", "") and not request.dry_run:
+            from promoter.forges.flow import forge_credential
+
+            credential = forge_credential(request, clean_url, credential)
         _promote(request, clean_url, credential, environ, result)
     except (PromotionError, GitError, CredentialError, InvalidReference, ValueError) as exc:
         result.status = "failed"
@@ -400,11 +417,16 @@ def _promote(
     else:
         tmp = tempfile.mkdtemp(prefix="promoter-")
         dest = Path(tmp) / "checkout"
+    # Import the editing engine and the validators while git clones (saves their import time).
+    warm = threading.Thread(target=_warm_imports, daemon=True)
+    warm.start()
     try:
         ws = checkout(
             url, dest, base=request.base, paths=request.paths,
             credential=credential, identity=identity,
+            lookup=[result.branch] if request.mode == "pr" and not request.dry_run else [],
         )
+        warm.join()
         result.messages.extend(ws.notes)
         ctx = _Ctx(request, ws, refs, where, environ, result)
         if request.dry_run:
@@ -413,11 +435,20 @@ def _promote(
             _push_mode(ctx)
         else:
             _pr_mode(ctx)
-            if result.status == "changed":
+            if result.status == "changed" or request.forge not in ("none", ""):
                 open_pull_request(request, result)
     finally:
         if tmp is not None:
             shutil.rmtree(tmp, ignore_errors=True)
+
+
+def _warm_imports() -> None:
+    import contextlib
+    import importlib
+
+    for name in ("promoter.setimage", "promoter.validate.api"):
+        with contextlib.suppress(Exception):
+            importlib.import_module(name)
 
 
 @dataclass(slots=True)
@@ -554,18 +585,25 @@ def _push_mode(ctx: _Ctx) -> None:
     )
 
 
-def _branch_carries(ctx: _Ctx, tip: str) -> Literal["same", "newer", "other"]:
-    """Does the promotion branch at ``tip`` already pin this (or a newer) image?"""
-    ws = ctx.ws
-    ws.reset(tip)
-    res = apply_edit(ws, ctx.request, dry_run=True)
-    if res.errors or _nothing_pinned(ctx, res):
-        return "other"
-    if not res.edits:
-        return "same"
-    verdicts = {compare_versions(e.old or "", e.new or "") for e in res.edits}
-    if verdicts <= {"newer", "same"} and "newer" in verdicts:
-        return "newer"
+def _branch_carries(ctx: _Ctx, own: Sequence[str]) -> Literal["newer", "other"]:
+    """Does the promotion branch already carry a newer image than the one requested?
+
+    Read from the ``Promoted-Image`` trailers of the branch's latest promoter commit
+    (no checkout needed): "newer" when, for every requested image, that commit
+    promoted the same repository at the same or a newer version, and at least one
+    is newer. Equal images are not "newer": the tree comparison later decides.
+    """
+    for sha in reversed(own):
+        if not ctx.ws.trailers(sha, TRAILER):
+            continue
+        promoted = [r for r in (try_parse(t) for t in ctx.ws.trailers(sha, "Promoted-Image")) if r]
+        verdicts = set()
+        for ref in ctx.refs:
+            match = next((p for p in promoted if p.same_repository(ref)), None)
+            if match is None:
+                return "other"
+            verdicts.add(compare_versions(match.version, ref.version))
+        return "newer" if verdicts <= {"newer", "same"} and "newer" in verdicts else "other"
     return "other"
 
 
@@ -582,15 +620,19 @@ def _pr_mode(ctx: _Ctx) -> None:
         if existing is not None:
             tip, own = existing
             foreign = [c for c in own if not ws.trailers(c, TRAILER)]
-            if _branch_carries(ctx, tip) == "newer":
+            if _branch_carries(ctx, own) == "newer":
                 result.status = "up-to-date"
                 result.commit = tip
+                result.branch_state = "newer"
                 result.messages.append(
                     f"{branch} already carries a newer image than "
                     f"{', '.join(request.images)}: nothing pushed"
                 )
                 return
-        ws.reset(base_ref)
+        if attempt > 1:
+            ws.reset(base_ref)  # else the fresh checkout already is the base tip
+        if foreign:
+            ws.fetch_parents(branch)
         for sha in foreign:
             outcome = ws.cherry_pick(sha)
             if outcome == "conflict":
@@ -615,18 +657,24 @@ def _pr_mode(ctx: _Ctx) -> None:
         if head == base_sha:
             result.status = "up-to-date"
             result.commit = base_sha
+            result.branch_state = "base"
             result.messages.append(
                 f"{request.base} already pins {', '.join(request.images)}: nothing pushed"
             )
             return
-        if tip is not None and ws.tree(head) == ws.tree(tip):
+        # same content *and* built on the current base; a base that moved under the branch
+        # (e.g. into a conflict on the same line) means the branch must be rebuilt and pushed
+        if (tip is not None and ws.tree(head) == ws.tree(tip)
+                and _built_on(ws, own, base_sha)):
             result.status = "up-to-date"
             result.commit = tip
+            result.branch_state = "current"
             result.messages.append(f"{branch} is already up to date: nothing pushed")
             return
         pushed = ws.push(branch, lease=tip)
         if pushed.ok:
             result.status = "changed"
+            result.branch_state = "pushed"
             result.commit = head
             return
         result.messages.append(f"attempt {attempt}: {branch} moved meanwhile ({pushed.summary})")
@@ -636,6 +684,22 @@ def _pr_mode(ctx: _Ctx) -> None:
         f"gave up after {request.max_attempts} attempts: {branch} of {result.repo} kept moving; "
         "run again or raise --max-attempts"
     )
+
+
+def _built_on(ws: Workspace, own: Sequence[str], base_sha: str) -> bool:
+    """Is the branch whose own commits are ``own`` (oldest first) built on ``base_sha``?
+
+    Reads the raw commit object (``cat-file``), which names its parent even in a
+    shallow clone where the parent itself was not fetched.
+    """
+    if not own:
+        return True
+    for line in ws.git.out("cat-file", "-p", own[0]).splitlines():
+        if line.startswith("parent "):
+            return line.split()[1] == base_sha
+        if not line:
+            break
+    return False
 
 
 def previous_images(refs: Sequence[ImageRef], edits: Sequence[Edit]) -> list[str]:

@@ -11,15 +11,14 @@ real ones in ``shared/contracts/github/ERRORS.md``.
 
 from __future__ import annotations
 
-import copy
 import json
 import random
-from pathlib import Path
 from typing import Any
 
 import pytest
 import requests
 from conftest import SANDBOX_TOKEN, RepoFactory
+from github_contract import CONTRACTS, Contract, validate_all
 
 from promoter.forges.base import PullRequestSpec
 from promoter.forges.github import GitHubForge
@@ -27,86 +26,16 @@ from promoter.forges.retry import RetryPolicy
 from promoter.sandbox import github_api
 from promoter.sandbox.app import build_sandbox
 
-CONTRACTS = Path(__file__).resolve().parents[2] / "shared" / "contracts" / "github"
 REPO = "acme/manifests"
 HEAD = "promoter/production/web"
 
 
-def _nullable_to_jsonschema(node: Any) -> Any:
-    if isinstance(node, list):
-        return [_nullable_to_jsonschema(n) for n in node]
-    if not isinstance(node, dict):
-        return node
-    out = {k: _nullable_to_jsonschema(v) for k, v in node.items()
-           if k not in ("example", "examples", "x-github-breaking-changes", "discriminator")}
-    if out.pop("nullable", False):
-        return {"anyOf": [out, {"type": "null"}]}
-    return out
-
-
-class Contract:
-    def __init__(self, doc: dict[str, Any]) -> None:
-        from jsonschema import Draft4Validator
-        from referencing import Registry, Resource
-        from referencing.jsonschema import DRAFT4
-
-        self.doc = doc
-        self.ops: dict[str, dict[str, Any]] = {}
-        for path_item in doc["paths"].values():
-            for op in path_item.values():
-                if isinstance(op, dict) and "operationId" in op:
-                    self.ops[op["operationId"]] = op
-        converted = _nullable_to_jsonschema(copy.deepcopy(doc["components"]))
-        resource = Resource.from_contents({"components": converted}, default_specification=DRAFT4)
-        self.registry = Registry().with_resource("urn:github", resource)
-        self.validator_cls = Draft4Validator
-        self.converted = converted
-
-    def response(self, operation: str, status: int) -> dict[str, Any] | None:
-        op = self.ops.get(operation)
-        if op is None:
-            return None
-        resp = op["responses"].get(str(status))
-        if resp is None:
-            return None
-        if "$ref" in resp:
-            resp = self.doc["components"]["responses"][resp["$ref"].rsplit("/", 1)[1]]
-        return dict(resp)
-
-    def schema(self, operation: str, status: int) -> dict[str, Any] | None:
-        resp = self.response(operation, status)
-        if resp is None:
-            if status >= 400 and operation in self.ops:
-                # statuses GitHub does not list per operation (401, 404...) use basic-error
-                return {"$ref": "urn:github#/components/schemas/basic-error"}
-            return None
-        content = resp.get("content", {}).get("application/json")
-        if content is None:
-            return {}
-        schema = _nullable_to_jsonschema(copy.deepcopy(content["schema"]))
-        return _rebase_refs(schema)
-
-    def errors(self, schema: dict[str, Any], body: Any) -> list[str]:
-        validator = self.validator_cls(schema, registry=self.registry)
-        return [f"{'/'.join(map(str, e.absolute_path))}: {e.message[:200]}"
-                for e in validator.iter_errors(body)]
-
-
-def _rebase_refs(node: Any) -> Any:
-    if isinstance(node, list):
-        return [_rebase_refs(n) for n in node]
-    if isinstance(node, dict):
-        return {k: ("urn:github" + v if k == "$ref" and v.startswith("#") else _rebase_refs(v))
-                for k, v in node.items()}
-    return node
-
-
 @pytest.fixture(scope="module")
 def contract() -> Contract:
-    path = CONTRACTS / "openapi-subset.json"
-    if not path.is_file():
-        pytest.skip(f"contract data not found at {path}")
-    return Contract(json.loads(path.read_text(encoding="utf-8")))
+    loaded = Contract.load()
+    if loaded is None:
+        pytest.skip(f"contract data not found under {CONTRACTS}")
+    return loaded
 
 
 def drive(sb_url: str, repos: RepoFactory, sb: Any) -> dict[str, tuple[int, Any]]:
@@ -194,31 +123,7 @@ def test_every_response_matches_the_openapi_contract(
             base = sb.base_url
     finally:
         github_api.stop_recording(sink)
-    validated = 0
-    failures: list[str] = []
-    operations: set[str] = set()
-    for rec in sink:
-        schema = contract.schema(rec.operation, rec.status)
-        if schema is None:
-            assert rec.operation not in contract.ops, (
-                f"{rec.method} {rec.path} answered {rec.status}, a status GitHub does not "
-                f"document for {rec.operation}")
-            continue  # graphql / app endpoints: outside the REST subset
-        body = json.loads(rec.body) if rec.body else None
-        if rec.status == 204:
-            assert body is None
-        else:
-            for err in contract.errors(schema, body):
-                failures.append(f"{rec.operation} {rec.status}: {err}")
-        # every URL in a body points at the sandbox itself
-        for url in _urls(body):
-            if url.startswith("http"):
-                assert url.startswith(base) or url.startswith("https://docs.github.com"), url
-        headers = {k.lower(): v for k, v in rec.headers}
-        assert headers["x-ratelimit-limit"] == "5000" and "x-ratelimit-remaining" in headers
-        validated += 1
-        operations.add(rec.operation)
-    assert not failures, "\n".join(failures[:30])
+    validated, operations = validate_all(contract, sink, base)
     assert validated > 0
     with capsys.disabled():
         print(f"\n[contract] GitHub responses validated against the OpenAPI subset: {validated} "
@@ -253,9 +158,3 @@ def _block_after(text: str, heading: str) -> str:
     return text[block:text.index("```", block)].strip()
 
 
-def _urls(node: Any) -> list[str]:
-    if isinstance(node, dict):
-        return [u for v in node.values() for u in _urls(v)]
-    if isinstance(node, list):
-        return [u for v in node for u in _urls(v)]
-    return [node] if isinstance(node, str) and "://" in node else []

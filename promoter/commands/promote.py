@@ -23,7 +23,28 @@ import click
 @click.option("--app", default=None, help="App name (branch name).")
 @click.option("--key", "keys", multiple=True, help="Explicit key path to set, as set-image.")
 @click.option("--add", is_flag=True, help="Create a missing kustomize images: entry.")
-@click.option("--forge", default="none", show_default=True, help="Forge to open the PR on.")
+@click.option("--forge", type=click.Choice(["auto", "github", "gitlab", "none"]), default="auto",
+              show_default=True,
+              help="Forge to open the PR on (auto: from the repo URL and CI variables).")
+@click.option("--forge-url", default=None,
+              help="Forge API/base URL (GitHub Enterprise, self-managed GitLab).")
+@click.option("--label", "labels", multiple=True, help="PR label (repeatable).")
+@click.option("--reviewer", "reviewers", multiple=True, help="PR reviewer (repeatable).")
+@click.option("--assignee", "assignees", multiple=True, help="PR assignee (repeatable).")
+@click.option("--draft", is_flag=True, help="Open the PR as a draft.")
+@click.option("--auto-merge", type=click.Choice(["merge", "squash", "rebase"]), default=None,
+              is_flag=False, flag_value="merge",
+              help="Enable the forge's native auto-merge (default method: merge).")
+@click.option("--merge-now", is_flag=True, help="Merge the PR right away (only when asked).")
+@click.option("--title", default=None, metavar="TEMPLATE",
+              help="PR title template, e.g. 'Deploy {image} {new} to {environment}'.")
+@click.option("--body-file", default=None, type=click.Path(dir_okay=False),
+              help="PR body template file (fields as --title; values are escaped).")
+@click.option("--github-app-id", default=None, help="GitHub App id (App auth).")
+@click.option("--github-app-key-file", default=None, type=click.Path(dir_okay=False),
+              help="GitHub App private key PEM (or GITHUB_APP_PRIVATE_KEY).")
+@click.option("--github-app-installation-id", default=None,
+              help="GitHub App installation id (default: looked up for the repository).")
 @click.option("--dry-run", is_flag=True, help="Print the plan and the diff; push nothing.")
 @click.option("--no-validate", is_flag=True, help="Skip validating the changed files.")
 @click.option("--max-attempts", default=10, show_default=True, type=click.IntRange(min=1),
@@ -49,6 +70,18 @@ def command(
     keys: tuple[str, ...],
     add: bool,
     forge: str,
+    forge_url: str | None,
+    labels: tuple[str, ...],
+    reviewers: tuple[str, ...],
+    assignees: tuple[str, ...],
+    draft: bool,
+    auto_merge: str | None,
+    merge_now: bool,
+    title: str | None,
+    body_file: str | None,
+    github_app_id: str | None,
+    github_app_key_file: str | None,
+    github_app_installation_id: str | None,
     dry_run: bool,
     no_validate: bool,
     max_attempts: int,
@@ -84,6 +117,18 @@ def command(
         output="json" if output == "json" else "text",
         workdir=workdir,
         forge=forge,
+        forge_url=forge_url,
+        labels=labels,
+        reviewers=reviewers,
+        assignees=assignees,
+        draft=draft,
+        auto_merge=auto_merge,
+        merge_now=merge_now,
+        title=title,
+        body_file=body_file,
+        github_app_id=github_app_id,
+        github_app_key_file=github_app_key_file,
+        github_app_installation_id=github_app_installation_id,
     )
     result = promote(request)
     if output == "json":
