@@ -230,6 +230,8 @@ class Workspace:
     # What the clone managed to use ("filter", "depth", "sparse"), for reports/benchmarks.
     features: tuple[str, ...] = ()
     notes: list[str] = field(default_factory=list)
+    # Branch tips looked up while cloning (None = absent); each is used once, then re-read.
+    prefetched: dict[str, str | None] = field(default_factory=dict)
 
     @property
     def shallow(self) -> bool:
@@ -241,12 +243,10 @@ class Workspace:
 
     def remote_ref(self, branch: str) -> str | None:
         """The remote's current sha of ``refs/heads/<branch>`` (ls-remote), or None."""
+        if branch in self.prefetched:
+            return self.prefetched.pop(branch)
         out = self.git.out("ls-remote", "--heads", "origin", f"refs/heads/{branch}")
-        for line in out.splitlines():
-            sha, _, ref = line.partition("\t")
-            if ref == f"refs/heads/{branch}":
-                return sha
-        return None
+        return _ls_remote_sha(out, branch)
 
     def fetch_base(self) -> str:
         """Fetch the latest base tip into ``refs/remotes/origin/<base>``; return its sha."""
@@ -287,11 +287,13 @@ class Workspace:
             self.git.run("fetch", "-q", "--no-tags", "origin", spec)
         tip = self.git.out("rev-parse", ref)
         listed = self.git.out("rev-list", "--reverse", ref, f"^{base_ref}")
-        own = listed.split()
-        if own and self.shallow:
-            # Parents of the oldest own commit, so that it can be cherry-picked.
+        return tip, listed.split()
+
+    def fetch_parents(self, branch: str) -> None:
+        """One more commit of ``branch``'s history, so its oldest own commit can be picked."""
+        if self.shallow:
+            spec = f"+refs/heads/{branch}:refs/remotes/origin/{branch}"
             self.git.run("fetch", "-q", "--no-tags", "--deepen=1", "origin", spec, check=False)
-        return tip, own
 
     def _unshallow(self) -> None:
         if self.shallow and self.git.ok("rev-parse", "--is-shallow-repository"):
@@ -389,6 +391,14 @@ def parse_push(stdout: str, ref: str) -> PushResult:
     return PushResult(ok=False, flag="!", summary=stdout.strip() or "no push status")
 
 
+def _ls_remote_sha(out: str, branch: str) -> str | None:
+    for line in out.splitlines():
+        sha, _, ref = line.partition("\t")
+        if ref == f"refs/heads/{branch}":
+            return sha
+    return None
+
+
 def _clean_path(p: str) -> str:
     rel = p.strip().replace("\\", "/")
     while rel.startswith("./"):
@@ -428,15 +438,42 @@ def checkout(
     credential: Credential | None = None,
     identity: Identity | None = None,
     depth: int = 1,
+    lookup: Sequence[str] = (),
 ) -> Workspace:
     """Clone only what a promotion touching ``paths`` needs, falling back step by step.
 
     ``url`` may be ``file://``, a local path, ``http(s)://`` (smart HTTP) or ssh.
     Raises :class:`GitError` for authentication, missing repository or base branch
-    at once (no fallback can fix those).
+    at once (no fallback can fix those). The tips of the ``lookup`` branches are
+    read (``ls-remote``) while the clone runs, saving a round trip later.
     """
     norm = normalise_paths(paths)
     git = Git(credential=credential, remote_url=url, identity=identity)
+    lookup_proc: subprocess.Popen[str] | None = None
+    if lookup:
+        lookup_proc = subprocess.Popen(
+            ["git", "ls-remote", "--heads", "--", url, *(f"refs/heads/{b}" for b in lookup)],
+            env=git.env(), stdout=subprocess.PIPE, stderr=subprocess.DEVNULL, text=True,
+        )
+    try:
+        ws = _clone(git, url, dest, base, norm, credential, identity, depth)
+    finally:
+        looked = lookup_proc.communicate()[0] if lookup_proc is not None else ""
+    if lookup_proc is not None and lookup_proc.returncode == 0:
+        ws.prefetched = {b: _ls_remote_sha(looked, b) for b in lookup}
+    return ws
+
+
+def _clone(
+    git: Git,
+    url: str,
+    dest: Path,
+    base: str,
+    norm: tuple[str, ...],
+    credential: Credential | None,
+    identity: Identity | None,
+    depth: int,
+) -> Workspace:
     last: GitError | None = None
     notes: list[str] = []
     for features in _CLONE_STEPS:

@@ -57,6 +57,7 @@ class RequestRecord:
     status: int
     bytes_sent: int  # response body bytes
     git: bool
+    bytes_received: int = 0  # request body bytes (de-chunked)
 
 
 def presented_token(headers: Mapping[str, str]) -> tuple[str | None, str | None]:
@@ -160,8 +161,14 @@ class Sandbox:
         return f"{self.base_url}/{path.strip('/').removesuffix('.git')}.git"
 
     def bytes_sent(self, *, git_only: bool = True) -> int:
+        """Response body bytes sent so far (what clients received)."""
         with self._lock:
             return sum(r.bytes_sent for r in self.records if r.git or not git_only)
+
+    def bytes_received(self, *, git_only: bool = True) -> int:
+        """Request body bytes received so far (what clients uploaded, e.g. pushes)."""
+        with self._lock:
+            return sum(r.bytes_received for r in self.records if r.git or not git_only)
 
     def _record(self, record: RequestRecord) -> None:
         with self._lock:
@@ -308,7 +315,9 @@ class _Handler(BaseHTTPRequestHandler):
         finally:
             for _ in cgi.body:  # drain so the CGI process can exit
                 pass
-            sandbox._record(RequestRecord(self.command, path, cgi.status, sent, True))
+            sandbox._record(
+                RequestRecord(self.command, path, cgi.status, sent, True, len(body))
+            )
 
     def _answer(self, response: ApiResponse, path: str) -> None:
         if response.drop_connection:
