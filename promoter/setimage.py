@@ -1,0 +1,396 @@
+"""``set_image``: find every pin of the requested images under some paths and change it.
+
+The library API behind ``promoter set-image``::
+
+    from promoter import set_image
+    result = set_image(["deploy/"], ["ghcr.io/acme/web:1.5.0"], diff=True)
+
+Files: each PATH is a file or a directory walked recursively for ``*.yaml``,
+``*.yml`` and ``Kustomization``; ``.git`` is skipped and symlinked directories are
+not entered. A symlinked file is edited (at its target, through
+:func:`promoter.yamledit.engine.write_atomic`) only when its target lies inside the
+PATH it was found under (the file's own directory for a PATH that is a file);
+otherwise it is skipped with a warning. A file that fails to parse or to prove
+becomes a :class:`~promoter.yamledit.model.FileError`; the other files are still
+processed and nothing is written to the failed one.
+
+Speed: a file is parsed only when its bytes contain the short name of a requested
+image (``web`` for ``ghcr.io/acme/web``), a marker (``$imagepolicy``,
+``promoter:``) or the last segment of a ``--key`` (with ``--add``: also every
+kustomization). Every pin spells the image's
+last path component, so the pre-filter skips no pin (barring escapes like
+``"w\\x65b"``). ``--key`` therefore makes every file containing that key name parse.
+
+:func:`edit_texts` does the same on ``(name, text)`` pairs without touching disk.
+"""
+
+from __future__ import annotations
+
+import os
+from collections.abc import Iterable, Sequence
+from dataclasses import dataclass, field
+from pathlib import Path
+
+from promoter.imageref import ImageRef, InvalidReference, parse
+from promoter.targets.base import Request
+from promoter.yamledit.model import (
+    Change,
+    DeletePair,
+    Edit,
+    FileError,
+    ParsedFile,
+    Result,
+    SetScalar,
+    format_path,
+)
+
+YAML_SUFFIXES = (".yaml", ".yml")
+YAML_NAMES = frozenset({"Kustomization"})
+MARKER_NEEDLES = (b"$imagepolicy", b"promoter:")
+KUSTOMIZATION_NAMES = frozenset({"kustomization.yaml", "kustomization.yml", "Kustomization"})
+
+
+class UsageError(ValueError):
+    """Arguments that cannot work (no PATH, a --key with several images, a missing PATH)."""
+
+
+@dataclass(slots=True)
+class SetImageResult(Result):
+    """:class:`Result` plus what people want to hear when nothing changed."""
+
+    up_to_date: list[Edit] = field(default_factory=list)  # pins already at the new value
+    warnings: list[str] = field(default_factory=list)
+    files_scanned: int = 0
+    files_parsed: int = 0
+
+
+# ---------------------------------------------------------------- request
+
+
+def build_request(
+    images: Iterable[str | ImageRef], keys: Iterable[str] = (), add: bool = False
+) -> Request:
+    """Parse and check the arguments; raise InvalidReference / UsageError."""
+    from promoter.targets.keypath import parse_key
+
+    refs: list[ImageRef] = []
+    for image in images:
+        ref = parse(image) if isinstance(image, str) else image
+        if ref.tag is None and ref.digest is None:
+            raise InvalidReference(
+                f"invalid image reference {str(ref)!r}: give the new version as a tag "
+                f"({ref.name}:1.2.3) or a digest ({ref.name}@sha256:...)"
+            )
+        if any(r.repository == ref.repository for r in refs):
+            raise UsageError(f"image {ref.repository} given twice: give each repository once")
+        refs.append(ref)
+    if not refs:
+        raise UsageError("no image given: pass --image REPOSITORY:TAG")
+    key_list = tuple(keys)
+    for key in key_list:
+        parse_key(key)  # raises KeyPathError (a ValueError) with the reason
+    if key_list and len(refs) != 1:
+        raise UsageError("--key needs exactly one --image (which image's tag would it get?)")
+    return Request(images=tuple(refs), keys=key_list, add=add)
+
+
+def needles(request: Request) -> tuple[bytes, ...]:
+    from promoter.targets.keypath import last_segment
+
+    out = {image.short_name.encode() for image in request.images}
+    out.update(MARKER_NEEDLES)
+    out.update(last_segment(key).encode() for key in request.keys)
+    if request.add:  # --add may append to a kustomization that does not name the image yet
+        out.update((b"Kustomization", b"Component"))
+    return tuple(sorted(out))
+
+
+def worth_parsing(data: bytes, wanted: tuple[bytes, ...]) -> bool:
+    if data[:2] in (b"\xff\xfe", b"\xfe\xff"):
+        return True  # UTF-16: the byte needles do not apply
+    return any(n in data for n in wanted)
+
+
+# ---------------------------------------------------------------- planning
+
+
+def _change_key(change: Change) -> tuple[int, str]:
+    if isinstance(change, SetScalar):
+        return id(change.node), ""
+    return id(change.mapping), change.key
+
+
+def _up_to_date(pf: ParsedFile, change: SetScalar, document: int) -> Edit:
+    node = change.node
+    return Edit(
+        pf.name, node.span.line, node.span.column, change.target, format_path(node.path),
+        node.value, node.value, document,
+    )
+
+
+def plan(pf: ParsedFile, request: Request) -> tuple[list[Change], list[Edit]]:
+    """The changes all targets want in ``pf`` (deduplicated) and the pins already up to date.
+
+    The first target (registry order) to claim a scalar wins; two targets asking
+    for different values for one scalar is an error, not a guess.
+    """
+    from promoter.targets import TARGETS
+    from promoter.yamledit.parse import YamlError
+
+    claimed: dict[tuple[int, str], Change] = {}
+    current: list[Edit] = []
+    order: list[Change] = []
+    deleted: set[int] = set()
+    for doc in pf.documents:
+        for target in TARGETS:
+            for change in target.changes(pf, doc, request):
+                key = _change_key(change)
+                previous = claimed.get(key)
+                if previous is not None:
+                    if (
+                        isinstance(change, SetScalar)
+                        and isinstance(previous, SetScalar)
+                        and change.new_value != previous.new_value
+                    ):
+                        node = change.node
+                        raise YamlError(
+                            pf.name, node.span.line, node.span.column,
+                            f"targets {previous.target} and {change.target} disagree about "
+                            f"{format_path(node.path)}: {previous.new_value!r} or "
+                            f"{change.new_value!r}; mark the field (# promoter: ...) or use --key",
+                        )
+                    continue
+                claimed[key] = change
+                if isinstance(change, SetScalar) and change.node.value == change.new_value:
+                    current.append(_up_to_date(pf, change, doc.index))
+                    continue
+                if isinstance(change, DeletePair):
+                    value = change.mapping.get(change.key)
+                    if value is not None:
+                        deleted.add(id(value))
+                order.append(change)
+    changes = [
+        c for c in order if not (isinstance(c, SetScalar) and id(c.node) in deleted)
+    ]
+    return changes, current
+
+
+def _error(exc: Exception, name: str) -> FileError:
+    line = getattr(exc, "line", 1) or 1
+    column = getattr(exc, "column", 1) or 1
+    message = getattr(exc, "message", None) or str(exc)
+    return FileError(getattr(exc, "file", name) or name, line, column, message)
+
+
+def edit_text(name: str, text: str, request: Request) -> tuple[str, list[Edit], list[Edit]]:
+    """``(new text, edits, up-to-date pins)`` for one decoded text; raises YamlError/ProofError."""
+    from promoter.yamledit.parse import parse_text
+
+    pf = parse_text(text, name)
+    changes, current = plan(pf, request)
+    if not changes:
+        return text, [], current
+    new_text, edits = apply_changes(pf, changes)
+    return new_text, edits, current
+
+
+def apply_changes(pf: ParsedFile, changes: list[Change]) -> tuple[str, list[Edit]]:
+    """The engine's splices, then key insertions (:mod:`promoter.targets.addkey`)."""
+    from promoter.targets.addkey import AddKey, apply_add_keys
+    from promoter.yamledit.engine import apply
+
+    adds = [c for c in changes if isinstance(c, AddKey)]
+    rest = [c for c in changes if not isinstance(c, AddKey)]
+    text, edits = apply(pf, rest) if rest else (pf.text, [])
+    if adds:
+        text, added = apply_add_keys(pf, text, adds)
+        edits = sorted([*edits, *added], key=lambda e: (e.line, e.column))
+    return text, edits
+
+
+def edit_texts(
+    files: Iterable[tuple[str, str]],
+    images: Iterable[str | ImageRef],
+    *,
+    keys: Iterable[str] = (),
+    add: bool = False,
+) -> tuple[dict[str, str], SetImageResult]:
+    """Edit ``(name, text)`` pairs in memory: ``({name: new text} for changed files, result)``."""
+    request = build_request(images, keys, add)
+    result = SetImageResult()
+    out: dict[str, str] = {}
+    for name, text in files:
+        result.files_scanned += 1
+        result.files_parsed += 1
+        try:
+            new_text, edits, current = edit_text(name, text, request)
+        except Exception as exc:  # YamlError, ProofError: one file's failure, not the run's
+            if not _is_file_error(exc):
+                raise
+            result.errors.append(_error(exc, name))
+            continue
+        result.up_to_date.extend(current)
+        if edits:
+            out[name] = new_text
+            result.edits.extend(edits)
+            result.changed_files.append(name)
+    return out, result
+
+
+def _is_file_error(exc: Exception) -> bool:
+    from promoter.yamledit.engine import ProofError
+    from promoter.yamledit.parse import YamlError
+
+    return isinstance(exc, (YamlError, ProofError))
+
+
+# ---------------------------------------------------------------- files
+
+
+@dataclass(frozen=True, slots=True)
+class Candidate:
+    path: str  # what to open
+    name: str  # how messages spell it
+
+
+def _wanted(name: str) -> bool:
+    return name.endswith(YAML_SUFFIXES) or name in YAML_NAMES
+
+
+def _inside(path: str, root: str) -> bool:
+    return path == root or path.startswith(root.rstrip(os.sep) + os.sep)
+
+
+def discover(paths: Sequence[str | os.PathLike[str]]) -> tuple[list[Candidate], list[str]]:
+    """Files to look at, in a stable order, and warnings about skipped symlinks."""
+    found: list[Candidate] = []
+    warnings: list[str] = []
+    seen: set[str] = set()
+
+    def add(path: str, name: str, root: str, link: bool) -> None:
+        real = os.path.realpath(path) if link else os.path.abspath(path)
+        if link and not _inside(real, root):
+            warnings.append(f"{name}: skipped: symlink to {real}, outside {root}")
+            return
+        if real not in seen:
+            seen.add(real)
+            found.append(Candidate(path, name))
+
+    def walk(directory: str, shown: str, root: str) -> None:
+        try:
+            entries = sorted(os.scandir(directory), key=lambda e: e.name)
+        except OSError as exc:
+            warnings.append(f"{shown}: skipped: {exc.strerror}")
+            return
+        for entry in entries:
+            name = entry.name if shown == "." else f"{shown}/{entry.name}"
+            if entry.is_dir(follow_symlinks=False):
+                if entry.name != ".git":
+                    walk(entry.path, name, root)
+            elif _wanted(entry.name) and entry.is_file():
+                add(entry.path, name, root, entry.is_symlink())
+
+    for raw in paths:
+        path = os.fspath(raw)
+        if not os.path.lexists(path):
+            raise UsageError(f"{path}: no such file or directory")
+        shown = os.path.normpath(path)
+        if os.path.isdir(path):
+            walk(path, shown, os.path.realpath(path))
+        elif os.path.isfile(path):
+            root = os.path.realpath(os.path.dirname(os.path.abspath(path)))
+            add(path, shown, root, os.path.islink(path))
+        else:
+            warnings.append(f"{shown}: skipped: not a regular file (or a broken symlink)")
+    return found, warnings
+
+
+def unified_diff(name: str, old: str, new: str) -> str:
+    import difflib
+
+    def lines(text: str) -> list[str]:
+        out = text.splitlines(keepends=True)
+        if out and not out[-1].endswith(("\n", "\r")):
+            out[-1] += "\n\\ No newline at end of file\n"
+        return out
+
+    shown = name.lstrip("/")
+    return "".join(
+        difflib.unified_diff(lines(old), lines(new), f"a/{shown}", f"b/{shown}", n=3)
+    )
+
+
+def _process(
+    cand: Candidate, request: Request, wanted: tuple[bytes, ...], dry_run: bool, diff: bool,
+    result: SetImageResult,
+) -> None:
+    from promoter.yamledit.engine import encode, write_atomic
+    from promoter.yamledit.parse import decode, parse_text
+
+    try:
+        with open(cand.path, "rb") as fh:
+            data = fh.read()
+    except OSError as exc:
+        result.errors.append(FileError(cand.name, 1, 1, f"cannot read: {exc.strerror}"))
+        return
+    result.files_scanned += 1
+    if not worth_parsing(data, wanted) and not (
+        request.add and os.path.basename(cand.path) in KUSTOMIZATION_NAMES
+    ):
+        return
+    result.files_parsed += 1
+    try:
+        text, bom, encoding = decode(data, cand.name)
+        pf = parse_text(text, cand.name)
+        pf.bom, pf.encoding = bom, encoding
+        changes, current = plan(pf, request)
+        result.up_to_date.extend(current)
+        if not changes:
+            return
+        new_text, edits = apply_changes(pf, changes)
+        if new_text == text:
+            return
+        if not dry_run:
+            write_atomic(Path(cand.path), encode(pf, new_text))
+    except OSError as exc:
+        result.errors.append(FileError(cand.name, 1, 1, f"cannot write: {exc}"))
+        return
+    except Exception as exc:
+        if not _is_file_error(exc):
+            raise
+        result.errors.append(_error(exc, cand.name))
+        return
+    result.edits.extend(edits)
+    result.changed_files.append(cand.name)
+    if diff:
+        result.diff += unified_diff(cand.name, text, new_text)
+
+
+def set_image(
+    paths: Sequence[str | os.PathLike[str]],
+    images: Iterable[str | ImageRef],
+    *,
+    keys: Iterable[str] = (),
+    add: bool = False,
+    dry_run: bool = False,
+    diff: bool = False,
+) -> SetImageResult:
+    """Set ``images`` (``repo:tag``, ``repo@digest``) wherever files under ``paths`` pin them.
+
+    Raises :class:`~promoter.imageref.InvalidReference` for a bad reference and
+    :class:`UsageError` (a ``ValueError``) for arguments that cannot work; problems
+    with single files are in ``result.errors``.
+    """
+    if not paths:
+        raise UsageError("no PATH given: name the files or directories to edit")
+    request = build_request(images, keys, add)
+    wanted = needles(request)
+    candidates, warnings = discover(paths)
+    result = SetImageResult(warnings=warnings)
+    for cand in candidates:
+        _process(cand, request, wanted, dry_run, diff, result)
+    if not result.edits and not result.up_to_date and not result.errors:
+        names = ", ".join(image.name for image in request.images)
+        where = " ".join(os.fspath(p) for p in paths)
+        result.warnings.append(f"nothing under {where} pins {names}")
+    return result
