@@ -231,3 +231,16 @@ def test_parse_fault_errors() -> None:
         parse_fault("status=502,bogus=1")
     with pytest.raises(ValueError, match="does nothing"):
         parse_fault("p=0.5")
+
+
+def test_primary_rate_limit_is_enforced(repos: RepoFactory) -> None:
+    repos.create(REPO, {"a": "b"})
+    api = GitHubApi(repos.root, StateStore(repos.root), tokens=["tok"], rate_limit=2)
+    assert call(api, "GET", f"/api/v3/repos/{REPO}")[0] == 200
+    status, _, headers = call(api, "GET", f"/api/v3/repos/{REPO}")
+    assert status == 200 and headers["x-ratelimit-remaining"] == "0"
+    status, body, headers = call(api, "GET", f"/api/v3/repos/{REPO}")
+    assert status == 403 and body["message"].startswith("API rate limit exceeded")
+    assert headers["x-ratelimit-remaining"] == "0"
+    _, rate, _ = call(api, "GET", "/api/v3/rate_limit")
+    assert rate["resources"]["core"]["remaining"] == 0

@@ -181,12 +181,14 @@ class GitHubApi:
         tokens: Iterable[str] = (),
         users: dict[str, str] | None = None,
         default_login: str = "promoter-bot",
+        rate_limit: int = RATE_LIMIT,
     ) -> None:
         self.root = Path(root)
         self.state = state or StateStore(self.root)
         self.tokens = set(tokens)
         self.users = dict(users or {})
         self.default_login = default_login
+        self.rate_limit = rate_limit
         self.apps: dict[int, App] = {}
         self._rate: dict[str, list[int]] = {}  # identity -> [used, reset epoch]
         self._rate_lock = threading.Lock()
@@ -236,6 +238,7 @@ class GitHubApi:
                 operation, doc = chosen.operation, chosen.doc
             login, app_id = self._authenticate(req, chosen.app_jwt if chosen else False, doc)
             identity = login or (f"app:{app_id}" if app_id else "anonymous")
+            self._check_rate(("graphql:" if graphql else "") + identity, operation)
             ctx = Ctx(req, base, login, app_id, doc)
             if graphql:
                 reply = self._graphql(ctx)
@@ -294,6 +297,14 @@ class GitHubApi:
                 401, f"A JSON web token could not be decoded ({exc})", gj.DOCS)) from None
         return app.app_id
 
+    def _check_rate(self, identity: str, operation: str) -> None:
+        """Primary rate limit: past ``rate_limit`` calls per hour, GitHub's 403."""
+        used, reset = self.rate_snapshot(identity)
+        if operation != "rate-limit/get" and used >= self.rate_limit and reset > time.time():
+            raise HttpError(403, gj.error(
+                403, f"API rate limit exceeded for user ID {gj.user_id(identity)}.",
+                "https://docs.github.com/rest/overview/rate-limits-for-the-rest-api"))
+
     def _rate_headers(self, identity: str, count: bool) -> list[tuple[str, str]]:
         now = int(time.time())
         with self._rate_lock:
@@ -304,8 +315,8 @@ class GitHubApi:
                 used += 1
             self._rate[identity] = [used, reset]
         return [
-            ("X-RateLimit-Limit", str(RATE_LIMIT)),
-            ("X-RateLimit-Remaining", str(max(0, RATE_LIMIT - used))),
+            ("X-RateLimit-Limit", str(self.rate_limit)),
+            ("X-RateLimit-Remaining", str(max(0, self.rate_limit - used))),
             ("X-RateLimit-Reset", str(reset)),
             ("X-RateLimit-Used", str(used)),
             ("X-RateLimit-Resource", "graphql" if identity.startswith("graphql") else "core"),
@@ -712,9 +723,10 @@ def _user(api: GitHubApi, ctx: Ctx, m: re.Match[str]) -> Reply:
        "https://docs.github.com/rest/rate-limit/rate-limit#get-rate-limit-status-for-the-authenticated-user")
 def _rate_limit(api: GitHubApi, ctx: Ctx, m: re.Match[str]) -> Reply:
     used, reset = api.rate_snapshot(ctx.login or "anonymous")
-    core = {"limit": RATE_LIMIT, "used": used, "remaining": RATE_LIMIT - used, "reset": reset}
+    limit = api.rate_limit
+    core = {"limit": limit, "used": used, "remaining": max(0, limit - used), "reset": reset}
     gused, greset = api.rate_snapshot("graphql:" + (ctx.login or "anonymous"))
-    graphql = {"limit": RATE_LIMIT, "used": gused, "remaining": RATE_LIMIT - gused,
+    graphql = {"limit": limit, "used": gused, "remaining": max(0, limit - gused),
                "reset": greset}
     search = {"limit": 30, "used": 0, "remaining": 30, "reset": int(time.time()) + 60}
     return Reply(200, {"resources": {"core": core, "search": search, "graphql": graphql},
