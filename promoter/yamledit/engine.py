@@ -90,7 +90,7 @@ def apply(pf: ParsedFile, changes: Seq[Change]) -> tuple[str, list[Edit]]:
     reported). Two changes of one scalar to different values are an
     :class:`EditError`. Edit lines and columns are those of the original file.
     """
-    where = _locate(pf)
+    where: dict[int, _Where] = {}
     text = pf.text
     nl = _newline(text)
     splices: list[_Splice] = []
@@ -179,7 +179,10 @@ def apply(pf: ParsedFile, changes: Seq[Change]) -> tuple[str, list[Edit]]:
 
     new_text = _splice(pf, splices)
     if new_text != text:
-        _prove(pf, new_text, overrides, deletes, appends)
+        if deletes or appends:
+            _prove(pf, new_text, overrides, deletes, appends)
+        else:
+            _prove_scalars(pf, new_text, overrides)
     return new_text, edits
 
 
@@ -248,7 +251,7 @@ def _fsync_dir(directory: Path) -> None:
 
 
 def _locate(pf: ParsedFile) -> dict[int, _Where]:
-    """Document index and flow context of every node, keyed by ``id``."""
+    """Document index and flow context of every node, keyed by ``id`` (a full walk)."""
     out: dict[int, _Where] = {}
     for doc in pf.documents:
         stack: list[tuple[Node, bool]] = [(doc.root, False)] if doc.root is not None else []
@@ -268,8 +271,37 @@ def _locate(pf: ParsedFile) -> dict[int, _Where]:
     return out
 
 
+def _follow(pf: ParsedFile, node: Node) -> _Where | None:
+    """Find ``node`` cheaply by following its path from its document's root."""
+    for doc in pf.documents:
+        if not doc.span.start <= node.span.start <= doc.span.end:
+            continue
+        current: Node | None = doc.root
+        flow = False
+        for part in node.path:
+            if isinstance(current, Mapping) and isinstance(part, str):
+                flow = flow or current.flow
+                current = current.get(part)
+            elif isinstance(current, Sequence) and isinstance(part, int):
+                flow = flow or current.flow
+                current = current.items[part] if part < len(current.items) else None
+            else:
+                return None
+        if current is node:
+            return _Where(doc.index, flow)
+    return None
+
+
 def _where(where: dict[int, _Where], node: Node, pf: ParsedFile) -> _Where:
+    """Document and flow context of ``node``; the full walk runs only when the path
+    cannot lead there (complex keys, key nodes) -- the common case is one short descent."""
     w = where.get(id(node))
+    if w is None:
+        w = _follow(pf, node)
+    if w is None:
+        if not where:
+            where.update(_locate(pf))
+        w = where.get(id(node))
     if w is None:
         raise ValueError(f"{pf.name}: a change refers to a node of another parse of the file")
     return w
@@ -318,9 +350,26 @@ def _set_scalar(pf: ParsedFile, node: Scalar, value: str, flow: bool) -> _Splice
             pf.name, node.span.line, node.span.column, f"{format_path(node.path)}: {exc}"
         ) from None
     start, end = node.span.start, node.span.end
-    if start == end and start > 0 and pf.text[start - 1] not in " \t\r\n[{,":
-        new = " " + new  # an empty value right after 'key:'
+    if start == end:
+        new = _fill_empty(pf, node, new)
     return _Splice(start, end, new, format_path(node.path))
+
+
+def _fill_empty(pf: ParsedFile, node: Scalar, new: str) -> str:
+    """Text for an empty (null) value: it sits right after ``key:`` or ``-``."""
+    text = pf.text
+    j = node.span.start
+    while j > 0 and text[j - 1] in " \t":
+        j -= 1
+    if j > 0 and text[j - 1] in ":-?":
+        return new if j < node.span.start else " " + new
+    raise EditError(
+        pf.name,
+        node.span.line,
+        node.span.column,
+        f"{format_path(node.path)} has no value to replace (no ':' before it); "
+        "write the value by hand",
+    )
 
 
 def _plain_colon_ok(old: str, new: str) -> bool:
@@ -542,57 +591,141 @@ def _splice(pf: ParsedFile, splices: list[_Splice]) -> str:
 # ------------------------------------------------------------------ proof
 
 
-_CYCLE = ("<recursive alias>",)
+class _Proof:
+    """Walks the original and the re-parsed tree in lockstep.
+
+    Expected = original with the intended changes applied. Untouched scalars
+    must keep value, tag and plain-or-quoted (so every reader types them as
+    before); changed and appended values must read as exactly the new
+    strings. Aliases are followed; a (old, new) pair is compared once, which
+    also stops alias cycles.
+    """
+
+    def __init__(
+        self,
+        name: str,
+        overrides: dict[int, str],
+        deletes: dict[int, set[str]],
+        appends: dict[tuple[int, str], list[dict[str, str]]],
+    ) -> None:
+        self.name = name
+        self.overrides = overrides
+        self.deletes = deletes
+        self.appends = appends
+        self.done: set[tuple[int, int]] = set()
+        self.doc = 0
+
+    def fail(self, path: NodePath, detail: str) -> ProofError:
+        return ProofError(self.name, format_path(path), f"document {self.doc + 1}: {detail}")
+
+    def same(self, old: Node | None, new: Node | None, path: NodePath) -> None:
+        while isinstance(old, Alias):
+            old = old.target
+        while isinstance(new, Alias):
+            new = new.target
+        if old is None or new is None:
+            if old is not new:
+                raise self.fail(path, f"expected {_kind(old)}, found {_kind(new)}")
+            return
+        pair = (id(old), id(new))
+        if pair in self.done:
+            return
+        self.done.add(pair)
+        if isinstance(old, Scalar):
+            self.scalar(old, new, path)
+        elif isinstance(old, Sequence):
+            if not isinstance(new, Sequence):
+                raise self.fail(path, f"expected a sequence, found {_kind(new)}")
+            if len(new.items) != len(old.items):
+                raise self.fail(path, f"{len(old.items)} items became {len(new.items)}")
+            for i, (a, b) in enumerate(zip(old.items, new.items, strict=True)):
+                self.same(a, b, (*path, i))
+        else:
+            self.mapping(old, new, path)
+
+    def scalar(self, old: Scalar, new: Node, path: NodePath) -> None:
+        if not isinstance(new, Scalar):
+            raise self.fail(path, f"expected a scalar, found {_kind(new)}")
+        changed = self.overrides.get(id(old))
+        if changed is None:
+            if new.value != old.value:
+                raise self.fail(path, f"expected {old.value!r}, found {new.value!r}")
+            if new.tag != old.tag or (new.style == "plain") != (old.style == "plain"):
+                raise self.fail(path, f"the type of {old.value!r} changed")
+            return
+        if new.value != changed:
+            raise self.fail(path, f"expected {changed!r}, found {new.value!r}")
+        if old.tag is not None and old.tag != _STR_TAG:
+            if new.tag != old.tag:
+                raise self.fail(path, f"the tag {old.tag} was lost")
+        elif not _reads_as_string(new):
+            raise self.fail(path, f"{changed!r} is read as a number, boolean, null or date")
+
+    def mapping(self, old: Mapping, new: Node, path: NodePath) -> None:
+        if not isinstance(new, Mapping):
+            raise self.fail(path, f"expected a mapping, found {_kind(new)}")
+        gone = self.deletes.get(id(old))
+        pairs = old.pairs
+        if gone:
+            pairs = [(k, v) for k, v in pairs if not (isinstance(k, Scalar) and k.value in gone)]
+        added = {key: items for (mid, key), items in self.appends.items() if mid == id(old)}
+        extra = [key for key in added if old.get(key) is None]
+        if len(new.pairs) != len(pairs) + len(extra):
+            raise self.fail(path, f"{len(pairs) + len(extra)} keys became {len(new.pairs)}")
+        for (k_old, v_old), (k_new, v_new) in zip(pairs, new.pairs, strict=False):
+            self.same(k_old, k_new, path)
+            sub = (*path, _key_of(k_old))
+            key = k_old.value if isinstance(k_old, Scalar) else None
+            if key in added:
+                self.appended(v_old, v_new, added[key], sub)
+            else:
+                self.same(v_old, v_new, sub)
+        for (k_new, v_new), key in zip(new.pairs[len(pairs) :], extra, strict=True):
+            if not (isinstance(k_new, Scalar) and k_new.value == key):
+                raise self.fail(path, f"expected the new key {key!r}, found {_kind(k_new)}")
+            self.appended(None, v_new, added[key], (*path, key))
+
+    def appended(
+        self, old: Node | None, new: Node, items: list[dict[str, str]], path: NodePath
+    ) -> None:
+        """``new`` is ``old``'s sequence (or nothing) followed by ``items``."""
+        while isinstance(old, Alias):
+            old = old.target
+        before = old.items if isinstance(old, Sequence) else []
+        if not isinstance(new, Sequence) or len(new.items) != len(before) + len(items):
+            raise self.fail(path, f"expected a sequence of {len(before) + len(items)} items")
+        for i, (a, b) in enumerate(zip(before, new.items, strict=False)):
+            self.same(a, b, (*path, i))
+        for i, (item, node) in enumerate(zip(items, new.items[len(before) :], strict=True)):
+            where = (*path, len(before) + i)
+            if not isinstance(node, Mapping) or len(node.pairs) != len(item):
+                raise self.fail(where, "the appended item is not the mapping asked for")
+            for (k, v), (kn, vn) in zip(item.items(), node.pairs, strict=True):
+                for want, got in ((k, kn), (v, vn)):
+                    if not (isinstance(got, Scalar) and got.value == want):
+                        raise self.fail(where, f"expected {want!r}, found {_kind(got)}")
+                    if not _reads_as_string(got):
+                        raise self.fail(where, f"{want!r} is not read as a string")
 
 
-def _plain(
-    node: Node | None,
-    overrides: dict[int, str],
-    deletes: dict[int, set[str]],
-    appends: dict[tuple[int, str], list[dict[str, str]]],
-    active: set[int],
-) -> Any:
-    """``node`` as comparable Python data: strings (typed plain scalars marked),
-    lists and key/value pair lists; aliases resolved; intended changes applied."""
+def _reads_as_string(node: Scalar) -> bool:
+    return node.tag == _STR_TAG or node.style != "plain" or not is_typed_plain(node.value)
+
+
+def _key_of(node: Node) -> str:
+    while isinstance(node, Alias):
+        node = node.target
+    return node.value if isinstance(node, Scalar) else "?"
+
+
+def _kind(node: Node | None) -> str:
     while isinstance(node, Alias):
         node = node.target
     if node is None:
-        return None
+        return "nothing"
     if isinstance(node, Scalar):
-        value = overrides.get(id(node), node.value)
-        if node.tag is not None and node.tag != _STR_TAG:
-            return ("!", node.tag, value)
-        if id(node) in overrides or node.style != "plain" or node.tag == _STR_TAG:
-            return value
-        return ("typed", value) if is_typed_plain(value) else value
-    if id(node) in active:
-        return _CYCLE
-    active.add(id(node))
-    try:
-        if isinstance(node, Sequence):
-            return [_plain(i, overrides, deletes, appends, active) for i in node.items]
-        gone = deletes.get(id(node), set())
-        pairs = [
-            (
-                _plain(k, overrides, deletes, appends, active),
-                _plain(v, overrides, deletes, appends, active),
-            )
-            for k, v in node.pairs
-            if not (isinstance(k, Scalar) and k.value in gone)
-        ]
-        for (mid, key), items in appends.items():
-            if mid != id(node):
-                continue
-            rows = [("map", list(item.items())) for item in items]
-            for i, (k, v) in enumerate(pairs):
-                if k == key and isinstance(v, list):
-                    pairs[i] = (k, v + rows)
-                    break
-            else:
-                pairs.append((key, rows))
-        return ("map", pairs)
-    finally:
-        active.discard(id(node))
+        return repr(node.value)
+    return "a mapping" if isinstance(node, Mapping) else "a sequence"
 
 
 def _prove(
@@ -614,40 +747,155 @@ def _prove(
         raise ProofError(
             pf.name, "", f"{len(pf.documents)} documents became {len(after.documents)}"
         )
+    proof = _Proof(pf.name, overrides, deletes, appends)
     for old_doc, new_doc in zip(pf.documents, after.documents, strict=True):
-        expected = _plain(old_doc.root, overrides, deletes, appends, set())
-        actual = _plain(new_doc.root, {}, {}, {}, set())
-        if expected != actual:
-            path, detail = _first_difference(expected, actual, ())
-            raise ProofError(pf.name, format_path(path), f"document {old_doc.index + 1}: {detail}")
+        proof.doc = old_doc.index
+        proof.same(old_doc.root, new_doc.root, ())
 
 
-def _first_difference(a: Any, b: Any, path: NodePath) -> tuple[NodePath, str]:
-    """The path of the first difference between two ``_plain`` values, and what it is."""
-    if _is_map(a) and _is_map(b):
-        for (ka, va), (kb, vb) in zip(a[1], b[1], strict=False):
-            if ka != kb:
-                return (*path, str(ka)), f"key {ka!r} became {kb!r}"
-            if va != vb:
-                return _first_difference(va, vb, (*path, str(ka)))
-        return path, f"{len(a[1])} keys became {len(b[1])}"
-    if isinstance(a, list) and isinstance(b, list):
-        for i, (x, y) in enumerate(zip(a, b, strict=False)):
-            if x != y:
-                return _first_difference(x, y, (*path, i))
-        return path, f"{len(a)} items became {len(b)}"
-    return path, f"expected {_show(a)}, found {_show(b)}"
+def _in_event_order(pf: ParsedFile) -> list[tuple[str, Any]]:
+    """The original tree flattened in the order libyaml emits events for it."""
+    out: list[tuple[str, Any]] = []
+    append = out.append
+    for doc in pf.documents:
+        append(("D", doc))
+        stack: list[Any] = [doc.root] if doc.root is not None else []
+        while stack:
+            node = stack.pop()
+            cls = type(node)
+            if cls is Scalar:
+                append(("S", node))
+            elif cls is Mapping:
+                append(("M", node))
+                stack.append(None)  # the end marker, popped after the pairs
+                for k, v in reversed(node.pairs):
+                    stack.append(v)
+                    stack.append(k)
+            elif cls is Sequence:
+                append(("Q", node))
+                stack.append(None)
+                stack.extend(reversed(node.items))
+            elif cls is Alias:
+                append(("A", node))
+            else:
+                append(("E", None))
+    return out
 
 
-def _is_map(value: Any) -> bool:
-    return isinstance(value, tuple) and len(value) == 2 and value[0] == "map"
+def _prove_scalars(pf: ParsedFile, new_text: str, overrides: dict[int, str]) -> None:
+    """The proof for scalar changes only, without building a second tree.
+
+    The re-parsed text's event stream must match the original tree event by
+    event: same structure, anchors, aliases and tags; every scalar the same
+    value and plain-or-quoted, except the changed ones, which must read as
+    exactly their new strings. This is stricter than comparing data and about
+    twice as fast as a tree-to-tree comparison (it is on the hot path).
+    """
+    import yaml
+    from yaml._yaml import CParser
+
+    from promoter.yamledit.parse import _parse_with_tab_repairs
+
+    expected = _in_event_order(pf)
+    kinds = {
+        yaml.ScalarEvent: "S",
+        yaml.MappingStartEvent: "M",
+        yaml.SequenceStartEvent: "Q",
+        yaml.AliasEvent: "A",
+        yaml.MappingEndEvent: "E",
+        yaml.SequenceEndEvent: "E",
+        yaml.DocumentStartEvent: "D",
+    }
+    skip = (yaml.StreamStartEvent, yaml.DocumentEndEvent)
+    scalar_event = yaml.ScalarEvent
+    stream_end = yaml.StreamEndEvent
+    parser = CParser(new_text)
+    i = 0
+    n = len(expected)
+    try:
+        while True:
+            try:
+                ev: Any = parser.get_event()
+            except yaml.MarkedYAMLError as exc:
+                try:
+                    # Tab repairs are rare; the tree proof knows how to do them.
+                    _parse_with_tab_repairs(new_text, pf.name, exc)
+                except YamlError:
+                    pass
+                else:
+                    _prove(pf, new_text, overrides, {}, {})
+                    return
+                mark = exc.problem_mark
+                where = f" at line {mark.line + 1}, column {mark.column + 1}" if mark else ""
+                raise ProofError(
+                    pf.name, "", f"the result no longer parses ({exc.problem}{where})"
+                ) from None
+            cls = type(ev)
+            if cls is stream_end:
+                break
+            if cls in skip:
+                continue
+            if i >= n:
+                raise ProofError(pf.name, "", "the result has more nodes than the original")
+            kind, node = expected[i]
+            i += 1
+            if kinds[cls] != kind:
+                path = format_path(node.path) if node is not None and kind != "D" else ""
+                raise ProofError(pf.name, path, "the structure changed")
+            if cls is scalar_event:
+                want = overrides.get(id(node))
+                if want is None:
+                    same = (
+                        ev.value == node.value
+                        and ev.tag == node.tag
+                        and (not ev.style) == (node.style == "plain")
+                    )
+                    if not same:
+                        raise ProofError(
+                            pf.name,
+                            format_path(node.path),
+                            f"expected {node.value!r}, found {ev.value!r}",
+                        )
+                    if ev.anchor != node.anchor:
+                        raise ProofError(pf.name, format_path(node.path), "an anchor changed")
+                    continue
+                if ev.value != want or ev.anchor != node.anchor:
+                    raise ProofError(
+                        pf.name, format_path(node.path), f"expected {want!r}, found {ev.value!r}"
+                    )
+                str_like = ev.tag == _STR_TAG or bool(ev.style) or not is_typed_plain(ev.value)
+                custom = node.tag is not None and node.tag != _STR_TAG
+                if (custom and ev.tag != node.tag) or (not custom and not str_like):
+                    raise ProofError(
+                        pf.name,
+                        format_path(node.path),
+                        f"{want!r} is read as a number, boolean, null or date",
+                    )
+            elif kind in "MQA" and (
+                ev.anchor != node.name if kind == "A" else ev.anchor != node.anchor
+            ):
+                raise ProofError(pf.name, format_path(node.path), "an anchor or alias changed")
+    except ProofError:
+        # A broken result often shows as a structure change first: say that it
+        # does not parse at all when that is the real problem.
+        broken = _parse_failure(parser)
+        if broken:
+            raise ProofError(pf.name, "", f"the result no longer parses ({broken})") from None
+        raise
+    finally:
+        parser.dispose()
+    if i != n:
+        raise ProofError(pf.name, "", "the result has fewer nodes than the original")
 
 
-def _show(value: Any) -> str:
-    if isinstance(value, tuple) and value and value[0] == "typed":
-        return f"{value[1]!r} (read as a number, boolean, null or date)"
-    if _is_map(value):
-        return "a mapping"
-    if isinstance(value, list):
-        return "a sequence"
-    return repr(value)
+def _parse_failure(parser: Any) -> str | None:
+    import yaml
+
+    try:
+        while type(parser.get_event()) is not yaml.StreamEndEvent:
+            pass
+    except yaml.MarkedYAMLError as exc:
+        mark = exc.problem_mark
+        where = f" at line {mark.line + 1}, column {mark.column + 1}" if mark else ""
+        return f"{exc.problem}{where}"
+    return None

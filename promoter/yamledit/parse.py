@@ -22,7 +22,6 @@ from promoter.yamledit.model import (
     Document,
     Mapping,
     Node,
-    NodePath,
     ParsedFile,
     Scalar,
     ScalarStyle,
@@ -220,19 +219,6 @@ def _skip_properties(text: str, index: int, line: int, column: int) -> tuple[int
     return i, line, column
 
 
-def _line_comment(text: str, end: int) -> str | None:
-    """The comment that ends the line after ``end`` when nothing but blanks precede it."""
-    nl = text.find("\n", end)
-    if nl == -1:
-        nl = len(text)
-    hash_at = text.find("#", end, nl)
-    if hash_at == -1:
-        return None
-    if text[end:hash_at].strip(" \t") != "" or hash_at == end:
-        return None
-    return text[hash_at + 1 : nl].strip()
-
-
 def _key_text(key: Node) -> str:
     if isinstance(key, Scalar):
         return key.value
@@ -245,19 +231,13 @@ def _key_text(key: Node) -> str:
     return "?"  # a complex key (mapping or sequence): has no dotted-path spelling
 
 
-class _Frame:
-    """A mapping or sequence being built, with the state for its next child."""
-
-    __slots__ = ("key", "keys", "node")
-
-    def __init__(self, node: Mapping | Sequence) -> None:
-        self.node = node
-        self.key: Node | None = None  # a mapping's key waiting for its value
-        self.keys: dict[str, int] = {}  # key -> first line, for duplicate detection
-
-
 def _build(scan: str, text: str, name: str) -> list[Document]:
-    """Build documents from libyaml's events over ``scan`` (``text`` with tab repairs)."""
+    """Build documents from libyaml's events over ``scan`` (``text`` with tab repairs).
+
+    This is the hot path (every candidate file goes through it twice: parse and
+    proof), so the common case -- a scalar in a mapping or sequence -- is inlined.
+    A frame is ``[container, is_sequence, pending_key, seen_keys, pending_key_text]``.
+    """
     from yaml import events
     from yaml._yaml import CParser
 
@@ -265,13 +245,18 @@ def _build(scan: str, text: str, name: str) -> list[Document]:
     alias_event = events.AliasEvent
     mapping_start = events.MappingStartEvent
     sequence_start = events.SequenceStartEvent
-    end_events = (events.MappingEndEvent, events.SequenceEndEvent)
+    mapping_end = events.MappingEndEvent
+    sequence_end = events.SequenceEndEvent
     document_start = events.DocumentStartEvent
     document_end = events.DocumentEndEvent
+    stream_end = events.StreamEndEvent
+    styles = _STYLES
+    find = text.find
+    n_text = len(text)
 
     documents: list[Document] = []
     anchors: dict[str, Node] = {}
-    stack: list[_Frame] = []
+    stack: list[list[Any]] = []
     root: Node | None = None
     doc_span: Span | None = None
     parser = CParser(scan)
@@ -280,65 +265,50 @@ def _build(scan: str, text: str, name: str) -> list[Document]:
             ev: Any = parser.get_event()
             cls = type(ev)
             node: Node
-            if cls is scalar_event or cls is alias_event:
-                pass
+            if cls is scalar_event:
+                start = ev.start_mark
+                index = start.index
+                line = start.line + 1
+                column = start.column + 1
+                anchor = ev.anchor
+                if anchor is not None or ev.tag is not None:
+                    index, line, column = _skip_properties(text, index, line, column)
+                style = styles[ev.style]
+                end = ev.end_mark.index
+                comment = None
+                if style != "literal" and style != "folded":
+                    nl = find("\n", end)
+                    if nl == -1:
+                        nl = n_text
+                    hash_at = find("#", end, nl)
+                    if hash_at > end and not text[end:hash_at].strip(" \t"):
+                        comment = text[hash_at + 1 : nl].strip()
+                value = ev.value
+                node = Scalar(
+                    value, style, Span(index, end, line, column), (), ev.tag, anchor, comment
+                )
+                if anchor is not None:
+                    anchors[anchor] = node
             elif cls is mapping_start or cls is sequence_start:
                 start = ev.start_mark
                 index, line, column = start.index, start.line + 1, start.column + 1
-                if ev.anchor is not None or ev.tag is not None:
+                anchor = ev.anchor
+                if anchor is not None or ev.tag is not None:
                     index, line, column = _skip_properties(text, index, line, column)
-                path = _child_path(stack)
                 tag = None if ev.implicit else ev.tag
                 span = Span(index, index, line, column)
-                container: Mapping | Sequence
                 if cls is mapping_start:
-                    container = Mapping([], span, path, bool(ev.flow_style), ev.anchor, tag)
+                    node = Mapping([], span, (), bool(ev.flow_style), anchor, tag)
                 else:
-                    container = Sequence([], span, path, bool(ev.flow_style), ev.anchor, tag)
-                if ev.anchor is not None:
-                    anchors[ev.anchor] = container
-                _attach(stack, container, name)
-                if not stack and root is None:
-                    root = container
-                stack.append(_Frame(container))
-                continue
-            elif cls in end_events:
+                    node = Sequence([], span, (), bool(ev.flow_style), anchor, tag)
+                if anchor is not None:
+                    anchors[anchor] = node
+            elif cls is mapping_end or cls is sequence_end:
                 frame = stack.pop()
-                frame.node.span.end = ev.end_mark.index
+                frame[0].span.end = ev.end_mark.index
                 continue
-            elif cls is document_start:
+            elif cls is alias_event:
                 start = ev.start_mark
-                doc_span = Span(start.index, start.index, start.line + 1, start.column + 1)
-                root = None
-                continue
-            elif cls is document_end:
-                assert doc_span is not None
-                doc_span.end = ev.end_mark.index
-                documents.append(Document(len(documents), root, doc_span))
-                continue
-            elif cls is events.StreamEndEvent:
-                break
-            else:
-                continue  # StreamStartEvent
-            start = ev.start_mark
-            if cls is scalar_event:
-                index, line, column = start.index, start.line + 1, start.column + 1
-                if ev.anchor is not None or ev.tag is not None:
-                    index, line, column = _skip_properties(text, index, line, column)
-                style = _STYLES.get(ev.style, "plain")
-                end = ev.end_mark.index
-                node = Scalar(
-                    ev.value,
-                    style,
-                    Span(index, end, line, column),
-                    _child_path(stack),
-                    ev.tag,
-                    ev.anchor,
-                    _line_comment(text, end) if style in ("plain", "single", "double") else None,
-                )
-                if ev.anchor is not None:
-                    anchors[ev.anchor] = node
-            else:
                 target = anchors.get(ev.anchor)
                 if target is None:
                     raise YamlError(
@@ -351,50 +321,52 @@ def _build(scan: str, text: str, name: str) -> list[Document]:
                     ev.anchor,
                     target,
                     Span(start.index, ev.end_mark.index, start.line + 1, start.column + 1),
-                    _child_path(stack),
+                    (),
                 )
+            elif cls is document_start:
+                start = ev.start_mark
+                doc_span = Span(start.index, start.index, start.line + 1, start.column + 1)
+                root = None
+                continue
+            elif cls is document_end:
+                assert doc_span is not None
+                doc_span.end = ev.end_mark.index
+                documents.append(Document(len(documents), root, doc_span))
+                continue
+            elif cls is stream_end:
+                break
+            else:
+                continue  # StreamStartEvent
+
+            # Attach the new node to the innermost open container and give it its path.
             if stack:
-                _attach(stack, node, name)
+                frame = stack[-1]
+                parent = frame[0]
+                if frame[1]:
+                    node.path = (*parent.path, len(parent.items))
+                    parent.items.append(node)
+                elif frame[2] is None:
+                    key_text = _key_text(node)
+                    node.path = (*parent.path, key_text)
+                    seen = frame[3]
+                    first = seen.get(key_text)
+                    if first is not None and key_text != "?":
+                        raise DuplicateKeyError(
+                            name, node.span.line, node.span.column, key_text, first
+                        )
+                    seen[key_text] = node.span.line
+                    frame[2] = node
+                    frame[4] = key_text
+                else:
+                    node.path = (*parent.path, frame[4])
+                    parent.pairs.append((frame[2], node))
+                    frame[2] = None
             else:
                 root = node
+            if cls is mapping_start:
+                stack.append([node, False, None, {}, None])
+            elif cls is sequence_start:
+                stack.append([node, True, None, None, None])
     finally:
         parser.dispose()
     return documents
-
-
-def _child_path(stack: list[_Frame]) -> NodePath:
-    """The path of the node about to be attached to the innermost open container."""
-    if not stack:
-        return ()
-    frame = stack[-1]
-    parent = frame.node
-    if isinstance(parent, Sequence):
-        return (*parent.path, len(parent.items))
-    if frame.key is None:  # a key: same path as its value will have
-        return parent.path
-    return (*parent.path, _key_text(frame.key))
-
-
-def _attach(stack: list[_Frame], node: Node, name: str) -> None:
-    if not stack:
-        return
-    frame = stack[-1]
-    parent = frame.node
-    if isinstance(parent, Sequence):
-        parent.items.append(node)
-        return
-    key = frame.key
-    if key is None:
-        frame.key = node
-        # A key's path is the mapping's path plus itself, like its value's.
-        if isinstance(node, Scalar):
-            node.path = (*parent.path, node.value)
-        text = _key_text(node)
-        line = node.span.line
-        first = frame.keys.get(text)
-        if first is not None and text != "?":
-            raise DuplicateKeyError(name, line, node.span.column, text, first)
-        frame.keys[text] = line
-        return
-    parent.pairs.append((key, node))
-    frame.key = None
