@@ -8,6 +8,8 @@ validated too.
 
 from __future__ import annotations
 
+import gc
+import os
 from collections.abc import Iterable, Sequence
 from dataclasses import dataclass, field
 from pathlib import Path
@@ -85,7 +87,7 @@ def collect(paths: Iterable[str | Path]) -> list[tuple[Path, str]]:
         else:
             items = [(p, str(given))]
         for f, shown in items:
-            key = f.resolve()
+            key = Path(os.path.abspath(f))  # no resolve(): one syscall per component
             if key not in seen:
                 seen.add(key)
                 out.append((f, shown))
@@ -109,7 +111,7 @@ def _patch_files(files: Sequence[SourceFile]) -> set[Path]:
             for entry in entries:
                 rel = entry.get("path") if isinstance(entry, dict) else entry
                 if isinstance(rel, str) and "\n" not in rel:
-                    out.add((source.path.parent / rel).resolve())
+                    out.add(Path(os.path.abspath(source.path.parent / rel)))
     return out
 
 
@@ -147,12 +149,42 @@ def run(
     kubeconform: str | None = None,
 ) -> Report:
     """Validate ``paths`` (files or directories) and return the full report."""
+    # The loaded node trees are millions of small acyclic objects: the cyclic
+    # garbage collector would rescan them again and again (3-4x the load time on
+    # 2,000 files) and find nothing. Reference counting frees them; pause it.
+    was_enabled = gc.isenabled()
+    gc.disable()
+    try:
+        return _run(
+            paths,
+            backend=backend,
+            render_kustomize=render_kustomize,
+            kubernetes_version=kubernetes_version,
+            schema_locations=schema_locations,
+            strict_kinds=strict_kinds,
+            kubeconform=kubeconform,
+        )
+    finally:
+        if was_enabled:
+            gc.enable()
+
+
+def _run(
+    paths: Sequence[str | Path],
+    *,
+    backend: str,
+    render_kustomize: bool,
+    kubernetes_version: str,
+    schema_locations: Sequence[str],
+    strict_kinds: bool,
+    kubeconform: str | None,
+) -> Report:
     chosen, binary = choose_backend(backend, kubeconform)
     options = SchemaOptions(kubernetes_version, tuple(schema_locations), strict_kinds)
     schema = SchemaValidator(options)  # validates the options even when kubeconform runs
     files = [load_path(path, shown) for path, shown in collect(paths)]
     patches = _patch_files(files)
-    checked = [f for f in files if f.path.resolve() not in patches]
+    checked = [f for f in files if Path(os.path.abspath(f.path)) not in patches]
     findings = LintValidator().check(files)
     if chosen == "kubeconform":
         from promoter.validate.kubeconform import KubeconformValidator

@@ -137,106 +137,154 @@ class _NodeLoader(CParser):
         return None
 
 
-@dataclass(slots=True)
-class Issue:
-    """A problem met while constructing a document (turned into a Finding by the caller)."""
+_MISS = object()
+# Plain scalars repeat a lot (keys, label values): cache their typed value.
+_PLAIN_CACHE: dict[str, Any] = {}
+_PLAIN_CACHE_LIMIT = 200_000
 
-    message: str
-    line: int
-    column: int
-    path: tuple[str | int, ...]
+
+def _cached_plain(text: str) -> Any:
+    """``plain_scalar`` with a cache; raises ``NonFinite`` like it."""
+    value = _PLAIN_CACHE.get(text, _MISS)
+    if value is _MISS:
+        value = plain_scalar(text)
+        if len(text) <= 64:
+            if len(_PLAIN_CACHE) >= _PLAIN_CACHE_LIMIT:
+                _PLAIN_CACHE.clear()
+            _PLAIN_CACHE[text] = value
+    return value
 
 
 class _Constructor:
-    """Build JSON-like values from nodes; collect duplicate keys and non-JSON values."""
+    """Build JSON-like values from nodes; collect duplicate keys and non-JSON values.
 
-    def __init__(self) -> None:
-        self.issues: list[Issue] = []
+    Hot path: no JSON paths are tracked while building (an issue records its
+    node, and the path is found afterwards: issues are rare); tags are
+    compared by identity with the resolver's own constants.
+    """
+
+    def __init__(self, track_blocks: bool) -> None:
+        self.issues: list[tuple[str, Node]] = []
         self.block_scalar_lines: list[tuple[int, int]] = []
         self._memo: dict[int, Any] = {}
+        self._track_blocks = track_blocks
 
-    def build(self, node: Node, path: tuple[str | int, ...]) -> Any:
-        cls = type(node)
+    def build(self, node: Node) -> Any:
+        cls = node.__class__
         if cls is ScalarNode:
-            return self._scalar(node, path)
+            return self._scalar(node)
         key = id(node)
         memo = self._memo
-        if key in memo:  # an alias: share the value (no re-walk, no alias bombs)
-            return memo[key]
+        found = memo.get(key, _MISS)
+        if found is not _MISS:  # an alias: share the value (no re-walk, no alias bombs)
+            return found
         if cls is SequenceNode:
             out: list[Any] = []
             memo[key] = out
+            append = out.append
             build = self.build
-            for i, item in enumerate(node.value):
-                out.append(build(item, (*path, i)))
+            scalar = self._scalar
+            for item in node.value:
+                append(scalar(item) if item.__class__ is ScalarNode else build(item))
             return out
         result: dict[str, Any] = {}
         memo[key] = result
-        self._mapping(node, path, result)
+        self._mapping(node, result)
         return result
 
-    def _scalar(self, node: Node, path: tuple[str | int, ...]) -> Any:
+    def _scalar(self, node: Node) -> Any:
         tag = node.tag
-        style = getattr(node, "style", None)
-        if style == "|" or style == ">":
-            self.block_scalar_lines.append((node.start_mark.line + 1, node.end_mark.line + 1))
-        if tag == _PLAIN:
+        if tag is _STR:
+            if self._track_blocks and node.style in ("|", ">"):  # type: ignore[attr-defined]
+                self.block_scalar_lines.append((node.start_mark.line + 1, node.end_mark.line + 1))
+            return node.value
+        if tag is _PLAIN:
             try:
-                return plain_scalar(node.value)
+                return _cached_plain(node.value)
             except NonFinite:
-                self._issue(
-                    f"{node.value} is not a JSON number (Kubernetes tools reject it); "
-                    "quote it if a string is meant",
-                    node,
-                    path,
+                self.issues.append(
+                    (
+                        f"{node.value} is not a JSON number (Kubernetes tools reject it); "
+                        "quote it if a string is meant",
+                        node,
+                    )
                 )
                 return node.value
-        if tag == _STR:
-            return node.value
         return _tagged_scalar(tag, node.value)
 
-    def _mapping(self, node: Node, path: tuple[str | int, ...], result: dict[str, Any]) -> None:
-        merged: dict[str, Any] = {}
-        seen: dict[tuple[type, Any], Node] = {}
-        build = self.build
-        for knode, vnode in node.value:
-            if type(knode) is ScalarNode:
-                if knode.tag == _PLAIN and knode.value == "<<":
-                    self._merge(vnode, path, merged)
-                    continue
-                raw = self._scalar(knode, path)
-            else:
-                raw = build(knode, path)
-                raw = repr(raw)  # go-yaml accepts complex keys; JSON cannot: keep a marker
-            ident = (type(raw), raw if not isinstance(raw, float) else repr(raw))
-            first = seen.get(ident)
-            name = key_string(raw)
-            if first is not None:
-                self._issue(
-                    f'duplicate key "{name}" (first at line {first.start_mark.line + 1}); '
-                    "kubectl and kubeconform reject it, remove one",
-                    knode,
-                    (*path, name),
-                )
-            else:
-                seen[ident] = knode
-            result[name] = build(vnode, (*path, name))
-        for k, v in merged.items():
-            result.setdefault(k, v)
+    def _key(self, knode: Node) -> str:
+        if knode.__class__ is not ScalarNode:
+            return repr(self.build(knode))  # go-yaml accepts complex keys; JSON cannot
+        tag = knode.tag
+        if tag is _STR:
+            return str(knode.value)
+        if tag is _PLAIN:
+            try:
+                return key_string(_cached_plain(knode.value))
+            except NonFinite:
+                return str(knode.value)
+        return key_string(_tagged_scalar(tag, knode.value))
 
-    def _merge(self, vnode: Node, path: tuple[str | int, ...], merged: dict[str, Any]) -> None:
-        sources = vnode.value if type(vnode) is SequenceNode else [vnode]
+    def _mapping(self, node: Node, result: dict[str, Any]) -> None:
+        merged: dict[str, Any] | None = None
+        build = self.build
+        scalar = self._scalar
+        key = self._key
+        for knode, vnode in node.value:
+            if knode.tag is _PLAIN and knode.value == "<<":
+                merged = merged if merged is not None else {}
+                self._merge(vnode, merged)
+                continue
+            name = key(knode)
+            if name in result:
+                self._duplicate(node, knode, name)
+            result[name] = scalar(vnode) if vnode.__class__ is ScalarNode else build(vnode)
+        if merged:
+            for k, v in merged.items():
+                result.setdefault(k, v)
+
+    def _duplicate(self, node: Node, knode: Node, name: str) -> None:
+        first = next(k for k, _ in node.value if k is not knode and self._key(k) == name)
+        self.issues.append(
+            (
+                f'duplicate key "{name}" (first at line {first.start_mark.line + 1}); '
+                "kubectl and kubeconform reject it, remove one",
+                knode,
+            )
+        )
+
+    def _merge(self, vnode: Node, merged: dict[str, Any]) -> None:
+        sources = vnode.value if vnode.__class__ is SequenceNode else [vnode]
         for src in sources:
-            value = self.build(src, path)
+            value = self.build(src)
             if not isinstance(value, dict):
-                self._issue("a '<<' merge key needs a mapping or a list of mappings", src, path)
+                self.issues.append(("a '<<' merge key needs a mapping or a list of mappings", src))
                 continue
             for k, v in value.items():
                 merged.setdefault(k, v)  # earlier sources win, as in YAML 1.1 merge
 
-    def _issue(self, message: str, node: Node, path: tuple[str | int, ...]) -> None:
-        mark = node.start_mark
-        self.issues.append(Issue(message, mark.line + 1, mark.column + 1, path))
+
+def _path_to(root: Node, target: Node) -> tuple[str | int, ...]:
+    """The JSON path of ``target`` under ``root`` (for the rare issue); () if not found."""
+    stack: list[tuple[Node, tuple[str | int, ...]]] = [(root, ())]
+    seen: set[int] = set()
+    keyer = _Constructor(False)
+    while stack:
+        node, path = stack.pop()
+        if id(node) in seen:
+            continue
+        seen.add(id(node))
+        if node.__class__ is MappingNode:
+            for knode, vnode in node.value:
+                if knode is target or vnode is target:
+                    return (*path, keyer._key(knode))
+                stack.append((vnode, (*path, keyer._key(knode))))
+        elif node.__class__ is SequenceNode:
+            for i, item in enumerate(node.value):
+                if item is target:
+                    return (*path, i)
+                stack.append((item, (*path, i)))
+    return ()
 
 
 @dataclass(slots=True)
@@ -371,7 +419,8 @@ def load_text(text: str, display: str, path: Path | None = None) -> SourceFile:
     """Parse ``text`` (all documents); never raises for bad YAML, reports it instead."""
     source = SourceFile(path=path or Path(display), display=display, text=text)
     loader = _NodeLoader(text)
-    constructor = _Constructor()
+    has_tabs = "\t" in text
+    constructor = _Constructor(track_blocks=has_tabs)
     index = 0
     parse_error_line = 0
     try:
@@ -380,16 +429,17 @@ def load_text(text: str, display: str, path: Path | None = None) -> SourceFile:
             if node is None:
                 break
             constructor.issues.clear()
-            value = constructor.build(node, ())
+            value = constructor.build(node)
             doc = Document(index, value, node, node.start_mark.line + 1)
-            for issue in constructor.issues:
+            for message, at in constructor.issues:
+                mark = at.start_mark
                 source.findings.append(
                     replace(
-                        _lint(display, issue.message, issue.line, issue.column, index),
+                        _lint(display, message, mark.line + 1, mark.column + 1, index),
                         api_version=doc.api_version,
                         kind=doc.kind,
                         name=doc.name,
-                        path=pointer(issue.path),
+                        path=pointer(_path_to(node, at)),
                     )
                 )
             source.documents.append(doc)
@@ -410,7 +460,7 @@ def load_text(text: str, display: str, path: Path | None = None) -> SourceFile:
         )
     except yaml.YAMLError as exc:  # reader errors (bad characters) carry no marks
         source.findings.append(_lint(display, f"YAML error: {exc}", 0, 0, index))
-    if "\t" in text:
+    if has_tabs:
         skip = {parse_error_line} if parse_error_line else set()
         source.findings.extend(
             _tab_findings(display, text, constructor.block_scalar_lines, skip)
