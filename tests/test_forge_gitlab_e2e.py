@@ -207,3 +207,16 @@ def test_ten_promotions_under_api_faults_each_get_exactly_one_mr(repos: RepoFact
         assert mr.labels == ["promotion"]
         path = f"envs/prod/{app}/deployment.yaml"
         assert f"ghcr.io/acme/{app}:2.0.0" in repos.read(PROJECT, path, mr.source_branch)
+
+
+def test_mr_closed_with_a_note_when_base_already_pins_the_image(env: Env) -> None:
+    first = env.promote("1.1.0")
+    assert first["pr_number"] == 1
+    # Someone promotes 1.1.0 on main directly: the promotion branch has nothing left to do.
+    env.repos.commit(PROJECT, {PATH: DEPLOYMENT.replace("1.0.0", "1.1.0")}, "manual bump")
+    rerun = env.promote("1.1.0")
+    assert rerun["status"] == "up-to-date"
+    mr = env.mr(1)
+    assert mr.state == "closed"
+    assert "already pins" in mr.notes.list()[0].body
+    assert env.mrs() == []

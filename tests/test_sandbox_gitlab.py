@@ -325,3 +325,34 @@ def test_job_token_header_is_accepted(env: GitLabEnv) -> None:
 
     gl = gl_mod.Gitlab(env.url, job_token=SANDBOX_TOKEN)
     assert gl.projects.get(PROJECT).path_with_namespace == PROJECT
+
+
+def test_concurrent_creates_make_exactly_one_mr(env: GitLabEnv) -> None:
+    import threading
+
+    env.push_branch()
+    statuses: list[int] = []
+    lock = threading.Lock()
+
+    def create() -> None:
+        status, _, _ = env.http("POST", f"/projects/{ENC}/merge_requests",
+                                {"source_branch": HEAD, "target_branch": "main", "title": "t"})
+        with lock:
+            statuses.append(status)
+
+    threads = [threading.Thread(target=create) for _ in range(8)]
+    for t in threads:
+        t.start()
+    for t in threads:
+        t.join()
+    assert sorted(statuses) == [201] + [409] * 7
+
+
+def test_deleted_source_branch_keeps_last_sha(env: GitLabEnv) -> None:
+    head = env.push_branch()
+    status, _, mr = env.http("POST", f"/projects/{ENC}/merge_requests",
+                             {"source_branch": HEAD, "target_branch": "main", "title": "t"})
+    run_git("update-ref", "-d", f"refs/heads/{HEAD}", cwd=env.repos.path(PROJECT))
+    status, _, got = env.http("GET", f"/projects/{ENC}/merge_requests/{mr['iid']}")
+    assert status == 200 and got["sha"] == head
+    assert got["detailed_merge_status"] == "commits_status" and got["has_conflicts"] is True

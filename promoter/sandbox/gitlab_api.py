@@ -450,6 +450,8 @@ class GitLabApi:
             return ent.MrFacts(head, mr.final_base_sha, mr.final_base_sha, True, False, 0, pipeline)
         head = bare.resolve(repo, f"refs/heads/{mr.source_branch}")
         target = bare.resolve(repo, f"refs/heads/{mr.target_branch}")
+        if head is not None:
+            mr.final_sha = head
         if head is None or target is None:
             return ent.MrFacts(head, target, None, False, False, 0, None)
         base = bare.merge_base(repo, target, head)
@@ -656,7 +658,7 @@ class GitLabApi:
             self._close(ctx, project, mr)
         elif event == "reopen" and mr.state == "closed":
             mr.state = "opened"
-            mr.closed_at = mr.closed_by_id = mr.final_sha = mr.final_base_sha = None
+            mr.closed_at = mr.closed_by_id = mr.final_base_sha = None
         if _asdict(mr) != before:
             mr.updated_at = now_iso()
         self._process_auto_merge(ctx.state, project, mr)
@@ -664,7 +666,8 @@ class GitLabApi:
 
     def _close(self, ctx: _Ctx, project: _Project, mr: MergeRequest) -> None:
         facts = self._facts(ctx, project, mr)
-        mr.final_sha, mr.final_base_sha = facts.head_sha, facts.target_sha
+        mr.final_sha = facts.head_sha or mr.final_sha
+        mr.final_base_sha = facts.target_sha
         mr.state = "closed"
         mr.closed_at = now_iso()
         mr.closed_by_id = ctx.user.id

@@ -299,7 +299,7 @@ def mr_basic(
     merge_status, detailed = _merge_status(mr, facts)
     assignees = [u for u in (_user(state, base, i) for i in mr.assignee_ids) if u]
     reviewers = [u for u in (_user(state, base, i) for i in mr.reviewer_ids) if u]
-    sha = facts.head_sha if mr.state == "opened" else mr.final_sha
+    sha = (facts.head_sha if mr.state == "opened" else None) or mr.final_sha
     merged_by = _user(state, base, mr.merged_by_id)
     return {
         "id": mr.id,

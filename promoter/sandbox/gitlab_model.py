@@ -75,7 +75,8 @@ class MergeRequest:
     merge_commit_sha: str | None = None
     squash_commit_sha: str | None = None
     merge_error: str | None = None
-    # Head/base shas frozen when the MR stops being open (the branch may be deleted).
+    # Last head sha seen (kept when the source branch is deleted, frozen once the MR is
+    # merged or closed) and the target sha frozen then.
     final_sha: str | None = None
     final_base_sha: str | None = None
     # True until the first read after create: GitLab checks mergeability asynchronously.
