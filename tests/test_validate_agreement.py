@@ -19,6 +19,8 @@ from pathlib import Path
 from typing import Any
 
 import pytest
+from hypothesis import HealthCheck, given, settings
+from hypothesis import strategies as st
 
 from promoter.validate import validate
 from promoter.validate.loader import key_string, load_path
@@ -545,3 +547,63 @@ def test_recorded_agreement_covers_the_samples() -> None:
     if not SAMPLES.is_dir():
         pytest.skip("shared/kubeconform-output-samples is not beside the repository")
     assert agreement_count() >= 25
+
+
+# --- the fast checker never disagrees with jsonschema --------------------------------------
+
+_JSON_VALUES = st.recursive(
+    st.none()
+    | st.booleans()
+    | st.integers(-(2**40), 2**40)
+    | st.floats(allow_nan=False, allow_infinity=False)
+    | st.sampled_from(
+        ["", "web", "80", "http", "Always", "10m", "50%", "1Gi", "2024-01-01T00:00:00Z"]
+    ),
+    lambda inner: (
+        st.lists(inner, max_size=3)
+        | st.dictionaries(
+            st.sampled_from(["name", "port", "image", "x", "spec"]), inner, max_size=3
+        )
+    ),
+    max_leaves=6,
+)
+
+
+def _paths(value: Any, prefix: tuple[Any, ...] = ()) -> list[tuple[Any, ...]]:
+    out = [prefix]
+    if isinstance(value, dict):
+        for k, v in value.items():
+            out.extend(_paths(v, (*prefix, k)))
+    elif isinstance(value, list):
+        for i, v in enumerate(value):
+            out.extend(_paths(v, (*prefix, i)))
+    return out
+
+
+@settings(max_examples=300, deadline=None, suppress_health_check=[HealthCheck.too_slow])
+@given(
+    kind=st.sampled_from(sorted(KINDS)),
+    pick=st.integers(0, 10_000),
+    action=st.sampled_from(["replace", "delete", "add"]),
+    new=_JSON_VALUES,
+)
+def test_fast_checker_equals_jsonschema_on_random_mutations(
+    kind: str, pick: int, action: str, new: Any
+) -> None:
+    base = copy.deepcopy(KINDS[kind][0])
+    schema_path = SchemaValidator().registry.find(base["apiVersion"], base["kind"])
+    paths = [p for p in _paths(base) if p]
+    path = paths[pick % len(paths)]
+    parent: Any = base
+    for part in path[:-1]:
+        parent = parent[part]
+    if action == "replace":
+        parent[path[-1]] = new
+    elif action == "delete" and isinstance(parent, dict):
+        del parent[path[-1]]
+    elif isinstance(parent, dict):
+        parent["extra" if "extra" not in parent else "extra2"] = new
+    assert schema_path is not None
+    compiled = compiled_for(schema_path)
+    assert compiled.fast is not None
+    assert compiled.fast(base) == compiled.full.is_valid(base)

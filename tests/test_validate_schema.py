@@ -261,3 +261,21 @@ def test_auto_backend_falls_back_to_schema_without_kubeconform(tmp_path: Path) -
     good = write(tmp_path, "good.yaml", DEPLOYMENT.format(replicas=2))
     code, out = run_cli(str(good))
     assert code == 0 and "schema backend" in out
+
+
+def test_non_kubernetes_yaml_is_skipped_unless_strict(tmp_path: Path) -> None:
+    path = write(tmp_path, "values.yaml", "replicaCount: 2\nimage: {tag: 1.2.3}\n")
+    (finding,) = validate([path], backend="schema")
+    assert finding.severity == "info" and finding.skipped
+    (finding,) = validate([path], backend="schema", strict_kinds=True)
+    assert finding.severity == "error" and "not a Kubernetes object" in finding.message
+
+
+def test_int_or_string_messages(tmp_path: Path) -> None:
+    text = (
+        "apiVersion: v1\nkind: Service\nmetadata: {name: s}\nspec:\n  ports:\n"
+        "    - port: 80\n      targetPort: true\n"
+    )
+    (finding,) = validate([write(tmp_path, "s.yaml", text)], backend="schema")
+    assert finding.message == "got boolean true, want string or null or integer"
+    assert finding.line == 7

@@ -25,6 +25,7 @@ import os
 import re
 import subprocess
 from collections.abc import Sequence
+from dataclasses import replace
 from pathlib import Path
 from typing import Any
 
@@ -198,6 +199,12 @@ class KubeconformValidator:
                         skipped=True,
                     )
                 ]
+            if doc is not None and not prefix and isinstance(doc.value, dict):
+                if "missing 'kind'" in message or "missing 'apiVersion'" in message:
+                    if not (doc.value.get("apiVersion") or doc.value.get("kind")):
+                        # Same rule as the schema backend for non-Kubernetes YAML.
+                        found = SchemaValidator(self.options).not_an_object(source, doc)
+                        return [replace(found, backend=self.name)]
             return [make("error", message, [])]
         leaves = leaf_errors(message)
         if not leaves:

@@ -115,7 +115,26 @@ class SchemaValidator:
             if source.path.name in KUSTOMIZATION_FILES:
                 # kustomize accepts a kustomization.yaml without apiVersion/kind.
                 value = {"apiVersion": KUSTOMIZATION_API, "kind": "Kustomization", **value}
+            else:
+                return [self.not_an_object(source, doc)]
         return list(self._check_object(source, doc, value, ()))
+
+    def not_an_object(self, source: SourceFile, doc: Document) -> Finding:
+        """A mapping with neither apiVersion nor kind (a Helm values file, say): skipped,
+        or an error with --strict-kinds (kubeconform always calls it an error)."""
+        if self.options.strict_kinds:
+            return self._finding(
+                source, doc, "error", "missing 'apiVersion' and 'kind': not a Kubernetes object", ()
+            )
+        return self._finding(
+            source,
+            doc,
+            "info",
+            "no apiVersion/kind, not a Kubernetes object: skipped "
+            "(use --strict-kinds to make this an error)",
+            (),
+            skipped=True,
+        )
 
     def _check_object(
         self, source: SourceFile, doc: Document, value: dict[str, Any], prefix: tuple[Any, ...]
@@ -265,6 +284,19 @@ def _describe(error: ValidationError) -> Iterator[tuple[str, tuple[Any, ...]]]:
         allowed = ", ".join(json.dumps(v) for v in values)
         yield (f"{_short(instance)} is not one of the allowed values: {allowed}", parts)
         return
+    if validator in ("oneOf", "anyOf") and isinstance(error.validator_value, list):
+        alternatives = error.validator_value
+        if all(isinstance(a, dict) and set(a) == {"type"} for a in alternatives):
+            choices: list[str] = []
+            for alt in alternatives:
+                types = alt["type"] if isinstance(alt["type"], list) else [alt["type"]]
+                choices.extend(t for t in types if t not in choices)
+            if instance is None and "null" in choices and validator == "oneOf":
+                yield ("null is not allowed here: leave the field out instead", parts)
+            else:
+                wanted_text = " or ".join(choices)
+                yield (f"got {_type_name(instance)} {_short(instance)}, want {wanted_text}", parts)
+            return
     message = error.message
     if error.context:
         from jsonschema.exceptions import best_match
