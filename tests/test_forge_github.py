@@ -112,11 +112,17 @@ def test_rate_limit_and_5xx_are_retried(forge_sandbox: ForgeSandbox) -> None:
     sb = forge_sandbox
     sb.faults.add("status=429,retry_after=1,times=1")
     sb.faults.add("status=502,times=2")
+    sb.faults.add("drop,times=1")
+    sb.faults.add("status=403,rate_limit,times=1,message=API rate limit exceeded for user ID 1.")
     waits: list[float] = []
     policy = RetryPolicy(sleep=waits.append, rng=random.Random(0))
     f = GitHubForge(sb.repo_url(REPO), token=SANDBOX_TOKEN, env={}, policy=policy)
     assert f.open_or_update(spec(sb)).number == 1
-    assert waits[0] == 1.0 and len(waits) == 3
+    assert waits[0] == 1.0 and len(waits) == 5
+    assert 1.0 <= waits[-1] <= 3.0  # the primary limit: until x-ratelimit-reset (+1 s)
+    assert [i.status for i in sb.faults.log] == [429, 502, 502, None, 403]
+    assert sb.faults.log[3].dropped
+    assert len(open_pulls(sb)) == 1
 
 
 def test_github_app_auth(forge_sandbox: ForgeSandbox) -> None:
