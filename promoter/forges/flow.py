@@ -117,13 +117,15 @@ def render_input(request: Request, result: PromotionResult) -> RenderInput:
                          e.get("line") if isinstance(e.get("line"), int) else None)
                for e in result.edits]
     errors = [f for f in result.findings if f.get("severity") == "error"]
+    skipped = not request.validate or any(m.startswith("validation skipped")
+                                          for m in result.messages)
     lines = [f"{f.get('severity', 'info')}: {f.get('file', '')}"
              + (f":{f['line']}" if f.get("line") else "") + f": {f.get('message', '')}"
              for f in result.findings]
     return RenderInput(
         app=app, environment=where, image=image, new=new, branch=result.branch,
         base=result.base, changes=changes,
-        validation_ok=None if not request.validate else not errors,
+        validation_ok=None if skipped else not errors,
         validation_lines=lines, provenance=Provenance.from_env(_environ(request)),
         tool_version=__version__,
     )
@@ -173,10 +175,6 @@ def run_forge(request: Request, result: PromotionResult) -> None:
     if outcome.number is not None:
         result.pr_number = outcome.number
         result.pr_url = outcome.url
-    elif outcome.url and state != "base":
-        result.pr_url = None
     result.messages.extend(outcome.messages)
-    if outcome.action not in ("none", "unchanged"):
-        result.messages.append(
-            f"pull request {('#' + str(outcome.number)) if outcome.number else ''} "
-            f"{outcome.action}".replace("  ", " "))
+    if outcome.number is not None and outcome.action not in ("none", "unchanged"):
+        result.messages.append(f"pull request #{outcome.number} {outcome.action}")
