@@ -318,7 +318,7 @@ class Workspace:
         self.git.run("clean", "-q", "-fd", "--", *self.paths)
 
     def cherry_pick(self, sha: str) -> Literal["applied", "empty", "conflict"]:
-        proc = self.git.run("cherry-pick", "--allow-empty-message", "-x", sha, check=False)
+        proc = self.git.run("cherry-pick", "--allow-empty-message", sha, check=False)
         if proc.returncode == 0:
             return "applied"
         if self.git.ok("diff", "--cached", "--quiet") and self.git.ok("diff", "--quiet"):

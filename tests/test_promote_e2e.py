@@ -285,3 +285,25 @@ def test_cli_text_and_exit_codes(repos: RepoFactory, tmp_path: Path) -> None:
     ok = runner.invoke(main, [*args, "--no-validate", "--output", "json"])
     assert ok.exit_code == 0, ok.output
     assert '"status": "changed"' in ok.output
+
+
+def test_merged_branch_is_reused(target: Target) -> None:
+    first = target.run()
+    # The pull request was merged by fast-forward; the branch was not deleted.
+    from conftest import run_git
+
+    run_git("update-ref", "refs/heads/main", str(first.commit), cwd=target.repos.path(REPO))
+    again = target.run()
+    assert again.status == "up-to-date", again.error
+    newer = target.run("ghcr.io/acme/web:1.2.0")
+    assert newer.status == "changed", newer.error
+    assert target.repos.log(REPO, f"main..{BRANCH}") == [
+        "promote ghcr.io/acme/web to 1.2.0 in envs/prod/web"
+    ]
+    assert "Previous-Image: ghcr.io/acme/web:1.1.0" in target.repos.log(REPO, BRANCH, "%B")
+
+
+def test_missing_base_branch_is_a_clear_error(target: Target) -> None:
+    result = target.run(base="release")
+    assert result.status == "failed"
+    assert "the base branch 'release' does not exist" in (result.error or "")
