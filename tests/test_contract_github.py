@@ -11,6 +11,7 @@ real ones in ``shared/contracts/github/ERRORS.md``.
 
 from __future__ import annotations
 
+import ast
 import json
 import random
 from typing import Any
@@ -158,3 +159,41 @@ def _block_after(text: str, heading: str) -> str:
     return text[block:text.index("```", block)].strip()
 
 
+
+
+def _replay(name: str) -> list[list[str]]:
+    """PyGithub ReplayData: 11 lines per exchange (see shared/contracts/github/README.md)."""
+    path = CONTRACTS / "replay" / name
+    if not path.is_file():
+        pytest.skip(f"replay data not found at {path}")
+    lines = path.read_text(encoding="utf-8").split("\n")
+    return [lines[i:i + 11] for i in range(0, len(lines) - 10, 11)]
+
+
+def test_objects_have_the_fields_of_recorded_pygithub_exchanges(repos: RepoFactory) -> None:
+    from test_sandbox_github import call, create
+
+    from promoter.sandbox.github_api import GitHubApi
+    from promoter.sandbox.state import StateStore
+
+    repos.create(REPO, {"values.yaml": "tag: \"1.0\"\n"})
+    repos.commit(REPO, {"values.yaml": "tag: \"1.1\"\n"}, branch=HEAD, parent=repos.rev(REPO))
+    api = GitHubApi(repos.root, StateStore(repos.root), tokens=["tok"])
+    create(api, head=HEAD)
+    _, pr, headers = call(api, "GET", f"/api/v3/repos/{REPO}/pulls/1")
+    _, repo, _ = call(api, "GET", f"/api/v3/repos/{REPO}")
+    recorded = {r[4]: r for r in _replay("PullRequest.setUp.txt")}
+    real_pr = json.loads(recorded["/repos/PyGithub/PyGithub/pulls/31"][9])
+    real_repo = json.loads(recorded["/repos/PyGithub/PyGithub"][9])
+    assert set(pr) == set(real_pr)
+    assert set(pr["head"]) == set(real_pr["head"])
+    assert set(pr["user"]) >= set(real_pr["user"])
+    assert set(pr["base"]["repo"]) >= set(real_pr["base"]["repo"])
+    # org-only and clone-token fields aside, the full repository has every recorded field
+    assert set(real_repo) - set(repo) <= {"organization", "temp_clone_token"}
+    real_headers = {k.lower() for k, _ in
+                    ast.literal_eval(recorded["/repos/PyGithub/PyGithub/pulls/31"][8])}
+    wanted = {"content-type", "x-ratelimit-limit", "x-ratelimit-remaining", "x-ratelimit-reset",
+              "x-ratelimit-used", "x-ratelimit-resource", "x-github-media-type",
+              "x-github-api-version-selected", "x-github-request-id"}
+    assert wanted <= real_headers and wanted <= set(headers)
