@@ -137,9 +137,15 @@ def test_pagination_link_headers(api: GitHubApi, repos: RepoFactory) -> None:
     _, page, headers = call(api, "GET", f"/api/v3/repos/{REPO}/pulls",
                                  query={"per_page": "2", "page": "2"})
     assert [p["number"] for p in page] == [3, 2]
-    links = headers["link"]
-    assert f'<{BASE}/api/v3/repos/{REPO}/pulls?per_page=2&page=3>; rel="next"' in links
-    assert 'page=3>; rel="last"' in links and 'page=1>; rel="first"' in links
+    # same shape as github.com's (octokit fixture paginate-issues): by repository id,
+    # prev, next, last, first
+    rid = api.state.read("github")["repos"][REPO]["id"]
+    url = f"{BASE}/api/v3/repositories/{rid}/pulls?per_page=2&page="
+    assert headers["link"] == (f'<{url}1>; rel="prev", <{url}3>; rel="next", '
+                               f'<{url}3>; rel="last", <{url}1>; rel="first"')
+    _, page3, _ = call(api, "GET", f"/api/v3/repositories/{rid}/pulls",
+                       query={"per_page": "2", "page": "3"})
+    assert [p["number"] for p in page3] == [1]
 
 
 def test_labels_reviewers_assignees_comments(api: GitHubApi) -> None:

@@ -530,17 +530,25 @@ class GitHubApi:
         last = max(1, -(-len(items) // per_page))
         chunk = items[(page - 1) * per_page: page * per_page]
         links = []
+        # github.com's links address the repository by id: /repositories/{id}/...
+        path = ctx.req.path
+        m = re.match(r"^/api/v3/repos/([^/]+)/([^/]+)(/.*)?$", path)
+        if m:
+            info = self.state.read(NS).get("repos", {}).get(f"{m.group(1)}/{m.group(2)}")
+            if info:
+                path = f"/api/v3/repositories/{info['id']}{m.group(3) or ''}"
 
         def link(p: int, rel: str) -> str:
             params = {k: v[0] for k, v in q.items() if k != "page"}
-            params["per_page"] = str(per_page)
             params["page"] = str(p)
-            return f'<{ctx.base}{ctx.req.path}?{urlencode(params)}>; rel="{rel}"'
+            return f'<{ctx.base}{path}?{urlencode(params)}>; rel="{rel}"'
 
         if page > 1:
-            links += [link(page - 1, "prev"), link(1, "first")]
+            links.append(link(page - 1, "prev"))
         if page < last:
             links += [link(page + 1, "next"), link(last, "last")]
+        if page > 1:
+            links.append(link(1, "first"))
         headers = [("Link", ", ".join(links))] if links else []
         return Reply(200, chunk, headers)
 
