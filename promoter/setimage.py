@@ -267,28 +267,36 @@ def discover(paths: Sequence[str | os.PathLike[str]]) -> tuple[list[Candidate], 
     warnings: list[str] = []
     seen: set[str] = set()
 
-    def add(path: str, name: str, root: str, link: bool) -> None:
-        real = os.path.realpath(path) if link else os.path.abspath(path)
-        if link and not _inside(real, root):
-            warnings.append(f"{name}: skipped: symlink to {real}, outside {root}")
-            return
+    def add(path: str, name: str, root: str, real: str | None) -> None:
+        # real: the file's real path when known without a syscall (no symlink on the way)
+        if real is None:
+            real = os.path.realpath(path)
+            if not _inside(real, root):
+                warnings.append(f"{name}: skipped: symlink to {real}, outside {root}")
+                return
         if real not in seen:
             seen.add(real)
             found.append(Candidate(path, name))
 
-    def walk(directory: str, shown: str, root: str) -> None:
+    def walk(directory: str, shown: str, real_dir: str, root: str) -> None:
         try:
-            entries = sorted(os.scandir(directory), key=lambda e: e.name)
+            with os.scandir(directory) as it:
+                entries = sorted(it, key=lambda e: e.name)
         except OSError as exc:
             warnings.append(f"{shown}: skipped: {exc.strerror}")
             return
         for entry in entries:
-            name = entry.name if shown == "." else f"{shown}/{entry.name}"
+            base = entry.name
+            name = base if shown == "." else f"{shown}/{base}"
             if entry.is_dir(follow_symlinks=False):
-                if entry.name != ".git":
-                    walk(entry.path, name, root)
-            elif _wanted(entry.name) and entry.is_file():
-                add(entry.path, name, root, entry.is_symlink())
+                if base != ".git":
+                    walk(entry.path, name, f"{real_dir}/{base}", root)
+            elif _wanted(base):
+                if entry.is_symlink():
+                    if entry.is_file():
+                        add(entry.path, name, root, None)
+                elif entry.is_file():
+                    add(entry.path, name, root, f"{real_dir}/{base}")
 
     for raw in paths:
         path = os.fspath(raw)
@@ -296,10 +304,12 @@ def discover(paths: Sequence[str | os.PathLike[str]]) -> tuple[list[Candidate], 
             raise UsageError(f"{path}: no such file or directory")
         shown = os.path.normpath(path)
         if os.path.isdir(path):
-            walk(path, shown, os.path.realpath(path))
+            real = os.path.realpath(path)
+            walk(path, shown, real.rstrip(os.sep), real)
         elif os.path.isfile(path):
             root = os.path.realpath(os.path.dirname(os.path.abspath(path)))
-            add(path, shown, root, os.path.islink(path))
+            real_file = None if os.path.islink(path) else os.path.realpath(path)
+            add(path, shown, root, real_file)
         else:
             warnings.append(f"{shown}: skipped: not a regular file (or a broken symlink)")
     return found, warnings
@@ -320,24 +330,33 @@ def unified_diff(name: str, old: str, new: str) -> str:
     )
 
 
+@dataclass(slots=True)
+class _Planned:
+    cand: Candidate
+    edits: list[Edit]
+    data: bytes
+    diff: str
+
+
 def _process(
-    cand: Candidate, request: Request, wanted: tuple[bytes, ...], dry_run: bool, diff: bool,
+    cand: Candidate, request: Request, wanted: tuple[bytes, ...], diff: bool,
     result: SetImageResult,
-) -> None:
-    from promoter.yamledit.engine import encode, write_atomic
+) -> _Planned | None:
+    """Read, pre-filter, parse, plan and splice one file; the write is the caller's."""
+    from promoter.yamledit.engine import encode
     from promoter.yamledit.parse import decode, parse_text
 
     try:
-        with open(cand.path, "rb") as fh:
-            data = fh.read()
+        with open(cand.path, "rb", buffering=0) as fh:
+            data = fh.readall()
     except OSError as exc:
         result.errors.append(FileError(cand.name, 1, 1, f"cannot read: {exc.strerror}"))
-        return
+        return None
     result.files_scanned += 1
     if not worth_parsing(data, wanted) and not (
         request.add and os.path.basename(cand.path) in KUSTOMIZATION_NAMES
     ):
-        return
+        return None
     result.files_parsed += 1
     try:
         text, bom, encoding = decode(data, cand.name)
@@ -346,24 +365,36 @@ def _process(
         changes, current = plan(pf, request)
         result.up_to_date.extend(current)
         if not changes:
-            return
+            return None
         new_text, edits = apply_changes(pf, changes)
         if new_text == text:
-            return
-        if not dry_run:
-            write_atomic(Path(cand.path), encode(pf, new_text))
-    except OSError as exc:
-        result.errors.append(FileError(cand.name, 1, 1, f"cannot write: {exc}"))
-        return
+            return None
+        new_data = encode(pf, new_text)
     except Exception as exc:
         if not _is_file_error(exc):
             raise
         result.errors.append(_error(exc, cand.name))
-        return
-    result.edits.extend(edits)
-    result.changed_files.append(cand.name)
-    if diff:
-        result.diff += unified_diff(cand.name, text, new_text)
+        return None
+    return _Planned(cand, edits, new_data, unified_diff(cand.name, text, new_text) if diff else "")
+
+
+def _write_all(planned: list[_Planned]) -> list[OSError | None]:
+    """Write files atomically; several at once (fsync waits on the disk, not the CPU)."""
+    from promoter.yamledit.engine import write_atomic
+
+    def write(p: _Planned) -> OSError | None:
+        try:
+            write_atomic(Path(p.cand.path), p.data)
+        except OSError as exc:
+            return exc
+        return None
+
+    if len(planned) < 4:
+        return [write(p) for p in planned]
+    from concurrent.futures import ThreadPoolExecutor
+
+    with ThreadPoolExecutor(max_workers=8) as pool:
+        return list(pool.map(write, planned))
 
 
 def set_image(
@@ -387,8 +418,17 @@ def set_image(
     wanted = needles(request)
     candidates, warnings = discover(paths)
     result = SetImageResult(warnings=warnings)
-    for cand in candidates:
-        _process(cand, request, wanted, dry_run, diff, result)
+    planned = [
+        p for p in (_process(c, request, wanted, diff, result) for c in candidates) if p is not None
+    ]
+    outcomes = [None] * len(planned) if dry_run else _write_all(planned)
+    for p, failure in zip(planned, outcomes, strict=True):
+        if failure is not None:
+            result.errors.append(FileError(p.cand.name, 1, 1, f"cannot write: {failure}"))
+            continue
+        result.edits.extend(p.edits)
+        result.changed_files.append(p.cand.name)
+        result.diff += p.diff
     if not result.edits and not result.up_to_date and not result.errors:
         names = ", ".join(image.name for image in request.images)
         where = " ".join(os.fspath(p) for p in paths)

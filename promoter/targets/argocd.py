@@ -146,7 +146,7 @@ class ArgoCDTarget:
             out.extend(parameter_changes(params, request, self.name))
             values = get_path(source, "helm", "valuesObject")
             if values is not None:
-                out.extend(values_changes(values, request, self.name))
+                out.extend(values_changes(values, request, self.name, pf.text))
             images = get_path(source, "kustomize", "images")
             out.extend(kustomize_image_changes(images, request, self.name))
         return out

@@ -16,6 +16,8 @@ empty string is what their defaults use.
 
 from __future__ import annotations
 
+from collections.abc import Callable
+
 from promoter.targets.base import Request
 from promoter.targets.common import (
     SplitFields,
@@ -45,7 +47,31 @@ def _first_scalar(m: Mapping, keys: tuple[str, ...]) -> Scalar | None:
 
 
 def _embedded_object(m: Mapping) -> bool:
-    return api_kind(m) is not None
+    seen = 0
+    for k, _ in m.pairs:
+        if isinstance(k, Scalar) and k.value in ("apiVersion", "kind"):
+            seen += 1
+    return seen >= 2
+
+
+def _pruner(text: str | None, request: Request) -> Callable[[Mapping], bool]:
+    """Prune embedded objects and, given the file's text, subtrees naming no requested image.
+
+    Every shape spells the image's last path component inside the mapping that holds
+    it, so a subtree whose text lacks all of them holds no pin (the whole-file
+    pre-filter's argument, applied per subtree: big values files get cheap).
+    """
+    if text is None:
+        return _embedded_object
+    names = tuple({image.short_name for image in request.images})
+
+    def prune(m: Mapping) -> bool:
+        start, end = m.span.start, m.span.end
+        if not any(text.find(name, start, end) >= 0 for name in names):
+            return True
+        return _embedded_object(m)
+
+    return prune
 
 
 def _mapping_changes(m: Mapping, request: Request, target: str) -> list[Change]:
@@ -79,10 +105,12 @@ def _mapping_changes(m: Mapping, request: Request, target: str) -> list[Change]:
     return out
 
 
-def values_changes(node: Node | None, request: Request, target: str) -> list[Change]:
-    """Changes for every Helm values shape under ``node`` (a values tree)."""
+def values_changes(
+    node: Node | None, request: Request, target: str, text: str | None = None
+) -> list[Change]:
+    """Changes for every Helm values shape under ``node`` (a values tree of ``text``)."""
     out: list[Change] = []
-    for m in iter_mappings(node, prune=_embedded_object):
+    for m in iter_mappings(node, prune=_pruner(text, request)):
         out.extend(_mapping_changes(m, request, target))
     return out
 
@@ -103,4 +131,4 @@ class HelmTarget:
     def changes(self, pf: ParsedFile, doc: Document, request: Request) -> list[Change]:
         if not is_values_document(pf, doc):
             return []
-        return values_changes(doc.root, request, self.name)
+        return values_changes(doc.root, request, self.name, pf.text)

@@ -31,7 +31,7 @@ class HelmReleaseTarget:
         out: list[Change] = []
         values = get_path(root, "spec", "values")
         if values is not None:
-            out.extend(values_changes(values, request, self.name))
+            out.extend(values_changes(values, request, self.name, pf.text))
         renderers = get_path(root, "spec", "postRenderers")
         if isinstance(renderers, Sequence):
             for item in renderers.items:
