@@ -307,3 +307,18 @@ def test_missing_base_branch_is_a_clear_error(target: Target) -> None:
     result = target.run(base="release")
     assert result.status == "failed"
     assert "the base branch 'release' does not exist" in (result.error or "")
+
+
+def test_ssh_url(repos: RepoFactory, tmp_path: Path, monkeypatch: pytest.MonkeyPatch) -> None:
+    """ssh transport, with a stand-in ssh that runs the remote command locally."""
+    repos.create(REPO, FILES)
+    fake = tmp_path / "fakessh"
+    fake.write_text('#!/bin/sh\nfor last; do :; done\nexec sh -c "$last"\n')
+    fake.chmod(0o755)
+    monkeypatch.setenv("GIT_SSH_COMMAND", str(fake))
+    monkeypatch.setenv("GIT_SSH_VARIANT", "simple")
+    url = f"ssh://git@localhost{repos.path(REPO)}"
+    result = promote(Request(repo=url, images=("ghcr.io/acme/web:1.1.0",),
+                             paths=("envs/prod/web",), environ={}))
+    assert result.status == "changed", result.error
+    assert "ghcr.io/acme/web:1.1.0" in repos.read(REPO, "envs/prod/web/deployment.yaml", BRANCH)
