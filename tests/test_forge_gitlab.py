@@ -201,3 +201,24 @@ def test_faults_502s_and_429_still_one_mr(repos: RepoFactory) -> None:
         assert any(i.after for i in faults.log)  # the create whose answer was lost
     finally:
         next(gen, None)
+
+
+def test_long_title_is_cut_to_gitlab_limit(env: GitLabEnv) -> None:
+    env.push_branch()
+    result = forge(env).open_or_update(spec(env, title="t" * 300, draft=True))
+    mr = env.client().projects.get(PROJECT).mergerequests.get(result.number)
+    assert len(mr.title) == 255 and mr.title.startswith("Draft: tt") and mr.title.endswith("…")
+    assert forge(env).open_or_update(spec(env, title="t" * 300, draft=True)).action == "unchanged"
+
+
+def test_auto_detection_picks_gitlab() -> None:
+    from promoter.forges import detect
+
+    assert detect("https://gitlab.example.com/g/s/p.git", env={}) == "gitlab"
+    assert detect("git@gitlab.com:g/p.git", env={}) == "gitlab"
+    ci = {"GITLAB_CI": "true", "CI_SERVER_URL": "https://git.corp.example"}
+    assert detect("https://git.corp.example/g/p.git", env=ci) == "gitlab"
+    api = {"CI_API_V4_URL": "https://git.corp.example/api/v4"}
+    assert detect("https://git.corp.example/g/p.git", env=api) == "gitlab"
+    assert detect("https://git.corp.example/g/p.git", "https://git.corp.example/api/v4",
+                  env={}) == "gitlab"

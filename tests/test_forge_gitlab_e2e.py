@@ -55,8 +55,9 @@ class Env:
         return f"{self.sandbox.base_url}/{PROJECT}.git"
 
     def promote(self, version: str, *args: str, environ: dict[str, str] | None = None,
-                forge: tuple[str, ...] = ("--forge", "gitlab")) -> dict[str, Any]:
-        env = make_git_env({"GITLAB_TOKEN": SANDBOX_TOKEN, **(environ or {})})
+                forge: tuple[str, ...] = ("--forge", "gitlab"),
+                token_var: str = "GITLAB_TOKEN") -> dict[str, Any]:
+        env = make_git_env({token_var: SANDBOX_TOKEN, **(environ or {})})
         env.pop("GIT_AUTHOR_NAME", None)
         cmd = [*PROMOTER, "promote", "--repo", self.repo_url,
                "--image", f"ghcr.io/acme/web:{version}", "--path", "envs/prod/web",
@@ -220,3 +221,14 @@ def test_mr_closed_with_a_note_when_base_already_pins_the_image(env: Env) -> Non
     assert mr.state == "closed"
     assert "already pins" in mr.notes.list()[0].body
     assert env.mrs() == []
+
+
+def test_ci_job_token_pushes_and_opens_the_mr(env: Env) -> None:
+    """In GitLab CI with only CI_JOB_TOKEN: git pushes with it, the API gets JOB-TOKEN."""
+    base = env.sandbox.base_url
+    ci = {"GITLAB_CI": "true", "CI_SERVER_URL": base, "CI_API_V4_URL": f"{base}/api/v4",
+          "CI_PIPELINE_URL": f"{base}/group/app/-/pipelines/7", "CI_COMMIT_SHA": "abc123"}
+    result = env.promote("1.1.0", environ=ci, forge=("--forge", "auto"), token_var="CI_JOB_TOKEN")
+    assert result["pr_number"] == 1
+    mr = env.mr(1)
+    assert f"{base}/group/app/-/pipelines/7" in mr.description  # provenance from CI variables

@@ -356,3 +356,11 @@ def test_deleted_source_branch_keeps_last_sha(env: GitLabEnv) -> None:
     status, _, got = env.http("GET", f"/projects/{ENC}/merge_requests/{mr['iid']}")
     assert status == 200 and got["sha"] == head
     assert got["detailed_merge_status"] == "commits_status" and got["has_conflicts"] is True
+
+
+def test_title_and_description_limits(env: GitLabEnv) -> None:
+    env.push_branch()
+    status, _, body = env.http("POST", f"/projects/{ENC}/merge_requests",
+                               {"source_branch": HEAD, "target_branch": "main", "title": "x" * 256})
+    assert (status, body) == (400, {"message": {"title": [
+        "is too long (maximum is 255 characters)"]}})

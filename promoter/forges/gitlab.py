@@ -48,6 +48,8 @@ if TYPE_CHECKING:
 
 GITLAB_COM = "https://gitlab.com"
 DRAFT_PREFIX = "Draft: "
+TITLE_MAX = 255
+DESCRIPTION_MAX = 1_048_576
 _DRAFT_PREFIXES = ("draft:", "[draft]", "(draft)")
 
 __all__ = ["ForgeError", "GitLabForge", "project_path_for", "server_url_for"]
@@ -308,7 +310,16 @@ class GitLabForge:
 
     def _wanted_title(self, spec: PullRequestSpec) -> str:
         title = strip_draft(spec.title)
-        return DRAFT_PREFIX + title if spec.draft else title
+        title = DRAFT_PREFIX + title if spec.draft else title
+        # GitLab refuses titles over 255 characters (400 "is too long").
+        return title if len(title) <= TITLE_MAX else title[: TITLE_MAX - 1] + "…"
+
+    @staticmethod
+    def _wanted_body(spec: PullRequestSpec) -> str:
+        if len(spec.body) <= DESCRIPTION_MAX:
+            return spec.body
+        note = "\n\n… (truncated: GitLab descriptions are limited to 1,048,576 characters)\n"
+        return spec.body[: DESCRIPTION_MAX - len(note)] + note
 
     def _open_or_update(self, spec: PullRequestSpec) -> PullRequestResult:
         project = self.project()
@@ -323,7 +334,7 @@ class GitLabForge:
                 "source_branch": spec.head,
                 "target_branch": spec.base,
                 "title": self._wanted_title(spec),
-                "description": spec.body,
+                "description": self._wanted_body(spec),
                 "remove_source_branch": True,
             }
             if spec.labels:
@@ -391,8 +402,9 @@ class GitLabForge:
         title = self._wanted_title(spec)
         if mr.get("title") != title:
             changes["title"] = title
-        if (mr.get("description") or "") != spec.body:
-            changes["description"] = spec.body
+        body = self._wanted_body(spec)
+        if (mr.get("description") or "") != body:
+            changes["description"] = body
         have_labels = set(mr.get("labels") or [])
         missing = [label for label in spec.labels if label not in have_labels]
         if missing:

@@ -74,6 +74,8 @@ NAMESPACE = "gitlab"
 VERSION = {"version": "17.11.0", "revision": "sandbox", "kas": {"enabled": False}}
 DEFAULT_USERS = (("alice", "Alice"), ("bob", "Bob"), ("carol", "Carol"))
 CI_FILE = ".gitlab-ci.yml"
+TITLE_MAX = 255
+DESCRIPTION_MAX = 1_048_576
 ACTIVE_PIPELINE = ("created", "waiting_for_resource", "preparing", "pending", "running")
 
 UPDATE_KEYS = (
@@ -556,6 +558,7 @@ class GitLabApi:
             raise error(422, ["You can't use same project/branch for source and target"])
         if not title.strip():
             raise error(400, {"title": ["can't be blank"]})
+        _check_lengths(title, description)
         if bare.resolve(project.repo, f"refs/heads/{source}") is None:
             raise error(422, [f'Source branch "{source}" does not exist'])
         if bare.resolve(project.repo, f"refs/heads/{target}") is None:
@@ -616,8 +619,10 @@ class GitLabApi:
         if title is not None:
             if not title.strip():
                 raise prm.grape_error("title is empty")
-            mr.title = title
         description = prm.string(p, "description")
+        _check_lengths(title, description)
+        if title is not None:
+            mr.title = title
         if description is not None:
             mr.description = description
         labels = prm.str_list(p, "labels")
@@ -928,6 +933,17 @@ class _MergeOptions:
 
 def _asdict(mr: MergeRequest) -> dict[str, Any]:
     return dataclasses.asdict(mr)
+
+
+def _check_lengths(title: str | None, description: str | None) -> None:
+    """GitLab's model validations (400 with a field -> messages object)."""
+    problems: dict[str, list[str]] = {}
+    if title is not None and len(title) > TITLE_MAX:
+        problems["title"] = [f"is too long (maximum is {TITLE_MAX} characters)"]
+    if description is not None and len(description) > DESCRIPTION_MAX:
+        problems["description"] = [f"is too long (maximum is {DESCRIPTION_MAX} characters)"]
+    if problems:
+        raise error(400, problems)
 
 
 def _system_note(state: GitLabState, mr: MergeRequest, user: User, text: str) -> None:
