@@ -323,3 +323,44 @@ def test_write_atomic_writes_through_a_symlink(tmp_path: Path) -> None:
     assert link.is_symlink() and os.readlink(link) == "real.yaml"
     assert real.read_bytes() == b"new\n"
     assert stat.S_IMODE(real.stat().st_mode) == 0o600
+
+
+def test_write_atomic_new_file_gets_default_mode(tmp_path: Path) -> None:
+    path = tmp_path / "new.yaml"
+    write_atomic(path, b"a: 1\n")
+    umask = os.umask(0)
+    os.umask(umask)
+    assert stat.S_IMODE(path.stat().st_mode) == 0o666 & ~umask
+
+
+def test_file_that_needs_tab_repairs_is_edited_and_proved() -> None:
+    text = "list:\n-\tnginx:1.0\t# tab separated\n- other\n"
+    assert set_one(text, ("list", 0), "nginx:1.1") == text.replace("1.0", "1.1")
+
+
+def test_empty_value_without_colon_is_refused_with_location() -> None:
+    pf = parse_text("data: {{TOKEN}}\n", "t.yaml")
+    root = mapping(pf)
+    outer = root.get("data")
+    assert isinstance(outer, Mapping)
+    inner = outer.pairs[0][0]
+    assert isinstance(inner, Mapping)
+    value = inner.pairs[0][1]
+    assert isinstance(value, Scalar)
+    with pytest.raises(EditError, match="no value to replace"):
+        apply(pf, [SetScalar(value, "x", "t")])
+
+
+def test_proof_rejects_a_type_change_of_an_untouched_scalar(
+    monkeypatch: pytest.MonkeyPatch,
+) -> None:
+    """A splice that unquotes a neighbour ("1.10" -> 1.10) changes its type: caught."""
+    pf = parse_text('a: "1.10"\ntag: v1\n', "f.yaml")
+    real = engine._splice
+
+    def unquote_neighbour(pf: ParsedFile, splices: list[engine._Splice]) -> str:
+        return real(pf, [*splices, engine._Splice(3, 9, "1.10", "a")])
+
+    monkeypatch.setattr(engine, "_splice", unquote_neighbour)
+    with pytest.raises(ProofError, match="at a:"):
+        apply(pf, [SetScalar(scalar(pf, "tag"), "v2", "x")])

@@ -219,7 +219,11 @@ def write_atomic(path: Path, data: bytes) -> None:
         with os.fdopen(fd, "wb") as f:
             f.write(data)
             f.flush()
-            if st is not None:
+            if st is None:  # a new file gets what open() would give it
+                umask = os.umask(0)
+                os.umask(umask)
+                os.fchmod(f.fileno(), 0o666 & ~umask)
+            else:
                 os.fchmod(f.fileno(), st.st_mode & 0o7777)
                 if hasattr(os, "fchown"):
                     with contextlib.suppress(PermissionError):
