@@ -197,3 +197,40 @@ def test_objects_have_the_fields_of_recorded_pygithub_exchanges(repos: RepoFacto
               "x-ratelimit-used", "x-ratelimit-resource", "x-github-media-type",
               "x-github-api-version-selected", "x-github-request-id"}
     assert wanted <= real_headers and wanted <= set(headers)
+
+
+def test_graphql_auto_merge_matches_recorded_exchanges(repos: RepoFactory) -> None:
+    from test_sandbox_github import call, create
+
+    from promoter.sandbox.github_api import GitHubApi
+    from promoter.sandbox.state import StateStore
+
+    ok = {r[1]: r for r in _replay("PullRequest.testEnableAutomerge.txt")}["POST"]
+    refused = {r[1]: r for r in _replay("PullRequest.testEnableAutomergeError.txt")}["POST"]
+    repos.create(REPO, {"values.yaml": "tag: \"1.0\"\n"})
+    repos.commit(REPO, {"values.yaml": "tag: \"1.1\"\n"}, branch=HEAD, parent=repos.rev(REPO))
+    api = GitHubApi(repos.root, StateStore(repos.root), tokens=["tok"])
+    _, pr, _ = create(api, head=HEAD)
+    request = json.loads(ok[6])
+    request["variables"]["input"].update(pullRequestId=pr["node_id"],
+                                         expectedHeadOid=pr["head"]["sha"])
+    status, body, _ = call(api, "POST", "/api/graphql", request)
+    expected = json.loads(ok[9])
+    assert status == int(ok[7]) == 200
+    assert set(body["data"]["enablePullRequestAutoMerge"]["actor"]) == set(
+        expected["data"]["enablePullRequestAutoMerge"]["actor"])
+    assert body["data"]["enablePullRequestAutoMerge"]["clientMutationId"] is None
+    _, got, _ = call(api, "GET", f"/api/v3/repos/{REPO}/pulls/1")
+    assert got["auto_merge"] == {**got["auto_merge"], "merge_method": "squash",
+                                 "commit_title": "The commit headline",
+                                 "commit_message": "body of the commit"}
+    # a repository that does not allow auto-merge: HTTP 200 with errors[], like github.com
+    api.set_repo_settings(REPO, allow_auto_merge=False)
+    request = json.loads(refused[6])
+    request["variables"]["input"]["pullRequestId"] = pr["node_id"]
+    status, body, _ = call(api, "POST", "/api/graphql", request)
+    expected = json.loads(refused[9])
+    assert status == 200
+    for item in (body, expected):
+        item["errors"][0].pop("locations")
+    assert body == expected

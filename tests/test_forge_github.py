@@ -217,3 +217,24 @@ def test_retry_helpers() -> None:
     policy = RetryPolicy(sleep=waits.append, rng=random.Random(1))
     assert call_with_retry(flaky, lambda e: Decision(None, "conn"), policy) == "ok"
     assert len(waits) == 2 and 0.25 <= waits[0] <= 0.5 and 0.5 <= waits[1] <= 1.0
+
+
+def test_auto_merge_refused_is_a_note_and_merge_settings_are_honoured(
+    forge_sandbox: ForgeSandbox,
+) -> None:
+    from promoter.forges.github import ForgeError
+
+    sb = forge_sandbox
+    sb.github.set_repo_settings(REPO, allow_auto_merge=False, allow_squash_merge=False)
+    res = forge(sb).open_or_update(spec(sb, auto_merge="squash"))
+    assert res.number == 1 and not res.auto_merge_enabled
+    assert any("Auto merge is not allowed" in m for m in res.messages)
+    with pytest.raises(ForgeError, match="Squash merges are not allowed"):
+        forge(sb).open_or_update(spec(sb, auto_merge="squash", merge_now=True))
+    sb.github.set_repo_settings(REPO, delete_branch_on_merge=True)
+    assert forge(sb).open_or_update(spec(sb, auto_merge="rebase", merge_now=True)).action == (
+        "merged")
+    assert open_pulls(sb) == []
+    from promoter.sandbox import bare
+
+    assert bare.resolve(sb.root / f"{REPO}.git", f"refs/heads/{HEAD}") is None

@@ -48,6 +48,13 @@ DOC_CREATE = f"{DOC_PULLS}#create-a-pull-request"
 DOC_MERGE = f"{DOC_PULLS}#merge-a-pull-request"
 JSON_TYPE = "application/json; charset=utf-8"
 RATE_LIMIT = 5000
+REPO_SETTINGS = {
+    "allow_auto_merge": True,
+    "allow_merge_commit": True,
+    "allow_squash_merge": True,
+    "allow_rebase_merge": True,
+    "delete_branch_on_merge": False,
+}
 
 
 # --------------------------------------------------------------------------- recorder
@@ -210,6 +217,25 @@ class GitHubApi:
     def installation_token_valid(self, token: str) -> bool:
         issued = self.state.read(NS).get("installation_tokens", {}).get(token)
         return bool(issued) and float(issued["expires"]) > time.time()
+
+    def set_repo_settings(self, full_name: str, **settings: bool) -> None:
+        """Repository merge settings, e.g. ``allow_auto_merge=False``, ``allow_squash_merge=False``.
+
+        Known keys: allow_auto_merge, allow_merge_commit, allow_squash_merge,
+        allow_rebase_merge, delete_branch_on_merge (GitHub's defaults: all True but the last).
+        """
+        unknown = set(settings) - set(REPO_SETTINGS)
+        if unknown:
+            raise ValueError(f"unknown repository settings {sorted(unknown)}; known: "
+                             f"{', '.join(REPO_SETTINGS)}")
+        owner, repo = full_name.split("/", 1)
+        self.repo_info(owner, repo, gj.DOCS)
+        with self.state.transaction(NS) as st:
+            st["repos"][full_name].setdefault("settings", {}).update(settings)
+
+    def settings(self, owner: str, repo: str) -> dict[str, bool]:
+        info = self.state.read(NS).get("repos", {}).get(f"{owner}/{repo}", {})
+        return {**REPO_SETTINGS, **info.get("settings", {})}
 
     # ----------------------------------------------------------------- dispatch
 
@@ -376,8 +402,11 @@ class GitHubApi:
             pushed = time.strftime("%Y-%m-%dT%H:%M:%SZ", time.gmtime(mtime))
         except ValueError:
             pushed = gj.EPOCH_CREATED
-        return gj.repository(base, owner, repo, info["id"], bare.default_branch(path), pushed,
-                             full)
+        out = gj.repository(base, owner, repo, info["id"], bare.default_branch(path), pushed,
+                            full)
+        if full:
+            out.update(self.settings(owner, repo))
+        return out
 
     # ----------------------------------------------------------------- PR representation
 
@@ -567,25 +596,27 @@ class GitHubApi:
                                            "draft/ready) with an $input variable",
                                            "locations": [{"line": 1, "column": 1}]}]})
         name, var = m.group(1), m.group(2)
+        loc = _location(query, m.start(1))
         selection = _parse_selection(query[m.end() - 1:])
         inp = variables.get(var) or {}
         found = self._find_pr_by_node(str(inp.get("pullRequestId", "")))
         if found is None:
             return Reply(200, {"data": {name: None}, "errors": [{
-                "type": "NOT_FOUND", "path": [name], "locations": [{"line": 1, "column": 1}],
+                "type": "NOT_FOUND", "path": [name], "locations": [loc],
                 "message": f"Could not resolve to a node with the global id of "
                            f"'{inp.get('pullRequestId')}'"}]})
         owner, repo, pr = found
         err = self._apply_mutation(ctx, name, inp, owner, repo, pr)
         if err:
             return Reply(200, {"data": {name: None}, "errors": [{
-                "type": "UNPROCESSABLE", "path": [name], "locations": [{"line": 1, "column": 1}],
+                "type": "UNPROCESSABLE", "path": [name], "locations": [loc],
                 "message": err}]})
         pr = self._get_pr(owner, repo, pr["number"], gj.DOCS)
         auto = pr.get("auto_merge")
         viewer = ctx.login or "ghost"
         full = {
-            "clientMutationId": inp.get("clientMutationId"),
+            # github.com answered null even when one was sent (replay testEnableAutomerge)
+            "clientMutationId": None,
             "actor": {"avatarUrl": f"{ctx.base}/avatars/u/{gj.user_id(viewer)}?v=4",
                       "login": viewer, "resourcePath": f"/{viewer}",
                       "url": f"{ctx.base}/{viewer}"},
@@ -609,6 +640,8 @@ class GitHubApi:
             method = str(inp.get("mergeMethod") or "MERGE").lower()
             if method not in ("merge", "squash", "rebase"):
                 return f"Argument 'mergeMethod' has an invalid value ({inp.get('mergeMethod')})."
+            if not self.settings(owner, repo)["allow_auto_merge"]:
+                return "Pull request Auto merge is not allowed for this repository"
             if pr["state"] != "open":
                 return "Pull request is closed"
             expected = inp.get("expectedHeadOid")
@@ -634,6 +667,12 @@ class GitHubApi:
 
 
 # --------------------------------------------------------------------------- GraphQL helpers
+
+
+def _location(text: str, offset: int) -> dict[str, int]:
+    line = text.count("\n", 0, offset) + 1
+    column = offset - (text.rfind("\n", 0, offset) + 1) + 1
+    return {"line": line, "column": column}
 
 
 def _parse_selection(text: str) -> dict[str, Any]:
@@ -1002,6 +1041,14 @@ def _merge(api: GitHubApi, ctx: Ctx, m: re.Match[str]) -> Reply:
                 409, "Head branch was modified. Review and try the merge again.", ctx.doc))
         if pr["draft"]:
             raise HttpError(405, gj.error(405, "Pull Request is still a draft", ctx.doc))
+        allowed = api.settings(owner, repo)
+        setting = {"merge": "allow_merge_commit", "squash": "allow_squash_merge",
+                   "rebase": "allow_rebase_merge"}[method]
+        if not allowed[setting]:
+            what = {"merge": "Merge commits", "squash": "Squash merges",
+                    "rebase": "Rebase merges"}[method]
+            raise HttpError(405, gj.error(405, f"{what} are not allowed on this repository.",
+                                          ctx.doc))
         commits = bare.commits_between(path, base_sha, head_sha)
         stat = bare.diff_stat(path, base_sha, head_sha)
         n = pr["number"]
@@ -1028,6 +1075,8 @@ def _merge(api: GitHubApi, ctx: Ctx, m: re.Match[str]) -> Reply:
             "changed_files": len(stat.files),
         })
         api._save_pr(owner, repo, pr)
+        if allowed["delete_branch_on_merge"]:
+            bare.delete_ref(path, pr["head"], head_sha)
     return Reply(200, {"sha": new_tip, "merged": True,
                        "message": "Pull Request successfully merged"})
 
