@@ -364,3 +364,31 @@ def test_proof_rejects_a_type_change_of_an_untouched_scalar(
     monkeypatch.setattr(engine, "_splice", unquote_neighbour)
     with pytest.raises(ProofError, match="at a:"):
         apply(pf, [SetScalar(scalar(pf, "tag"), "v2", "x")])
+
+
+def test_several_appends_share_one_new_key() -> None:
+    pf = parse_text("resources:\n- a.yaml\n", "k.yaml")
+    root = mapping(pf)
+    changes = [
+        AppendItem(root, "images", None, (("name", "web"), ("newTag", "v2")), "kustomize"),
+        AppendItem(root, "images", None, (("name", "api"), ("newTag", "1.10")), "kustomize"),
+    ]
+    new, edits = apply(pf, changes)
+    assert new == (
+        "resources:\n- a.yaml\nimages:\n- name: web\n  newTag: v2\n"
+        '- name: api\n  newTag: "1.10"\n'
+    )
+    assert [(e.line, e.path) for e in edits] == [(4, "images[0]"), (6, "images[1]")]
+
+
+def test_several_appends_to_an_existing_flow_sequence() -> None:
+    pf = parse_text("images: [{name: a}]\n", "k.yaml")
+    seq = deref(at(pf, "images"))
+    assert isinstance(seq, Sequence)
+    changes = [
+        AppendItem(mapping(pf), "images", seq, (("name", "b"),), "kustomize"),
+        AppendItem(mapping(pf), "images", seq, (("name", "c"),), "kustomize"),
+    ]
+    new, edits = apply(pf, changes)
+    assert new == "images: [{name: a}, {name: b}, {name: c}]\n"
+    assert [e.path for e in edits] == ["images[1]", "images[2]"]

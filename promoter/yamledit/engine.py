@@ -99,6 +99,8 @@ def apply(pf: ParsedFile, changes: Seq[Change]) -> tuple[str, list[Edit]]:
     deletes: dict[int, set[str]] = {}  # id(mapping) -> keys removed
     appends: dict[tuple[int, str], list[dict[str, str]]] = {}
     set_by: dict[int, SetScalar] = {}
+    grouped: list[AppendItem] = []  # the first AppendItem of each (mapping, key)
+    items_of: dict[tuple[int, str], list[AppendItem]] = {}
 
     for change in changes:
         if isinstance(change, SetScalar):
@@ -158,18 +160,25 @@ def apply(pf: ParsedFile, changes: Seq[Change]) -> tuple[str, list[Edit]]:
                 )
             )
         else:
-            w = _where(where, change.mapping, pf)
-            splice, line, index = _append_item(pf, change, nl)
-            splices.append(splice)
-            appends.setdefault((id(change.mapping), change.key), []).append(dict(change.item))
-            path = (*change.mapping.path, change.key, index)
+            group = (id(change.mapping), change.key)
+            if group not in appends:
+                grouped.append(change)
+            appends.setdefault(group, []).append(dict(change.item))
+            items_of.setdefault(group, []).append(change)
+
+    for first in grouped:
+        w = _where(where, first.mapping, pf)
+        group_changes = items_of[(id(first.mapping), first.key)]
+        splice, places = _append_items(pf, first, [c.item for c in group_changes], nl)
+        splices.append(splice)
+        for change, (line, index) in zip(group_changes, places, strict=True):
             edits.append(
                 Edit(
                     pf.name,
                     line,
                     1,
                     change.target,
-                    format_path(path),
+                    format_path((*first.mapping.path, first.key, index)),
                     None,
                     _describe_item(change.item),
                     w.document,
@@ -459,68 +468,86 @@ def _describe_item(item: tuple[tuple[str, str], ...]) -> str:
     return ", ".join(f"{k}: {v}" for k, v in item)
 
 
-def _append_item(pf: ParsedFile, change: AppendItem, nl: str) -> tuple[_Splice, int, int]:
-    """The splice adding ``change.item``, the 1-based line it lands on, its index."""
+def _flow_item(item: tuple[tuple[str, str], ...]) -> str:
+    pairs = (f"{render(k, 'plain', 'flow')}: {render(v, 'plain', 'flow')}" for k, v in item)
+    return "{" + ", ".join(pairs) + "}"
+
+
+def _append_items(
+    pf: ParsedFile, first: AppendItem, items: list[tuple[tuple[str, str], ...]], nl: str
+) -> tuple[_Splice, list[tuple[int, int]]]:
+    """One splice adding ``items`` to ``first.key``'s sequence (created when missing), and
+    the 1-based line and the index of each item (several ``--add`` images share a key)."""
     text = pf.text
-    mapping = change.mapping
-    what = format_path((*mapping.path, change.key))
-    seq = change.sequence
+    mapping = first.mapping
+    what = format_path((*mapping.path, first.key))
+    seq = first.sequence
     if seq is not None:
+        start = len(seq.items)
         if seq.flow:
-            rendered = (
-                "{" + ", ".join(f"{k}: {render(v, 'plain', 'flow')}" for k, v in change.item) + "}"
-            )
+            rendered = ", ".join(_flow_item(item) for item in items)
             if seq.items:
                 at = _content_end(seq.items[-1])
                 rendered = ", " + rendered
             else:
                 at = seq.span.end - 1  # before ']'
-            return _Splice(at, at, rendered, what), _line_of(text, at), len(seq.items)
+            line = _line_of(text, at)
+            return _Splice(at, at, rendered, what), [(line, start + i) for i in range(len(items))]
         if not seq.items:
             raise EditError(
-                pf.name,
-                seq.span.line,
-                seq.span.column,
-                f"{what}: an empty block sequence cannot exist",
+                pf.name, seq.span.line, seq.span.column, f"{what}: an empty block sequence"
             )
-        first = seq.items[0]
-        dash = _dash_column(text, first)
-        lines = _item_lines(change.item, " " * dash, " " * max(1, first.span.column - 2 - dash))
+        head = seq.items[0]
+        dash = _dash_column(text, head)
+        gap = " " * max(1, head.span.column - 2 - dash)
+        lines = [_item_lines(item, " " * dash, gap) for item in items]
         at = _line_end(text, _content_end(seq.items[-1]))
-        prefix, suffix = _around(text, at, nl)
-        body = prefix + nl.join(lines) + suffix
-        return _Splice(at, at, body, what), _line_of(text, at) + bool(prefix), len(seq.items)
-    existing = mapping.get(change.key)
-    if existing is not None:
+        return _block_insert(text, at, nl, [], lines, what, start)
+    if mapping.get(first.key) is not None:
         raise EditError(
             pf.name,
             mapping.span.line,
             mapping.span.column,
             f"{what} already exists; append to its sequence instead",
         )
-    key_text = render(change.key, "plain", "flow" if mapping.flow else "block")
+    key_text = render(first.key, "plain", "flow" if mapping.flow else "block")
     if mapping.flow:
-        item = "{" + ", ".join(f"{k}: {render(v, 'plain', 'flow')}" for k, v in change.item) + "}"
-        entry = f"{key_text}: [{item}]"
+        entry = f"{key_text}: [" + ", ".join(_flow_item(item) for item in items) + "]"
         at = mapping.span.end - 1  # before '}'
         if mapping.pairs:
             at = _content_end(mapping.pairs[-1][1])
             entry = ", " + entry
-        return _Splice(at, at, entry, what), _line_of(text, at), 0
+        line = _line_of(text, at)
+        return _Splice(at, at, entry, what), [(line, i) for i in range(len(items))]
     if not mapping.pairs:
         raise EditError(
-            pf.name,
-            mapping.span.line,
-            mapping.span.column,
-            f"{what}: cannot add a key to an empty block mapping",
+            pf.name, mapping.span.line, mapping.span.column, f"{what}: an empty block mapping"
         )
     indent = " " * (mapping.pairs[0][0].span.column - 1)
     dash_indent = indent + _sequence_indent(pf)
-    lines = [f"{indent}{key_text}:", *_item_lines(change.item, dash_indent, " ")]
+    lines = [_item_lines(item, dash_indent, " ") for item in items]
     at = _line_end(text, _content_end(mapping.pairs[-1][1]))
+    return _block_insert(text, at, nl, [f"{indent}{key_text}:"], lines, what, 0)
+
+
+def _block_insert(
+    text: str,
+    at: int,
+    nl: str,
+    head: list[str],
+    items: list[list[str]],
+    what: str,
+    start: int,
+) -> tuple[_Splice, list[tuple[int, int]]]:
+    """Insert ``head`` and the items' lines at ``at`` (a line start or the end of the text)."""
     prefix, suffix = _around(text, at, nl)
-    body = prefix + nl.join(lines) + suffix
-    return _Splice(at, at, body, what), _line_of(text, at) + bool(prefix) + 1, 0
+    line = _line_of(text, at) + bool(prefix) + len(head)
+    where = []
+    for i, item in enumerate(items):
+        where.append((line, start + i))
+        line += len(item)
+    body = prefix + nl.join([*head, *(x for item in items for x in item)]) + suffix
+    return _Splice(at, at, body, what), where
 
 
 def _around(text: str, at: int, nl: str) -> tuple[str, str]:
