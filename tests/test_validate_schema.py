@@ -279,3 +279,18 @@ def test_int_or_string_messages(tmp_path: Path) -> None:
     (finding,) = validate([write(tmp_path, "s.yaml", text)], backend="schema")
     assert finding.message == "got boolean true, want string or null or integer"
     assert finding.line == 7
+
+
+def test_unsupported_keyword_behind_a_ref_falls_back_to_jsonschema(tmp_path: Path) -> None:
+    from promoter.validate.schema import compiled_for
+
+    schema = {
+        "$defs": {"s": {"if": {"type": "string"}, "then": {"minLength": 2}}},
+        "properties": {"a": {"$ref": "#/$defs/s"}},
+        "$schema": "https://json-schema.org/draft/2020-12/schema",
+    }
+    path = write(tmp_path, "s.json", json.dumps(schema))
+    compiled = compiled_for(path)
+    assert compiled.fast is not None  # the ref target is compiled lazily, on first use
+    assert compiled.is_valid({"a": "ab"}) and compiled.fast is None
+    assert not compiled.is_valid({"a": "x"})
