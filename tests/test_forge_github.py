@@ -238,3 +238,17 @@ def test_auto_merge_refused_is_a_note_and_merge_settings_are_honoured(
     from promoter.sandbox import bare
 
     assert bare.resolve(sb.root / f"{REPO}.git", f"refs/heads/{HEAD}") is None
+
+
+def test_pr_text_is_left_to_the_run_that_moved_the_branch(
+    forge_sandbox: ForgeSandbox, repos: RepoFactory
+) -> None:
+    sb = forge_sandbox
+    first = repos.rev(REPO, HEAD)
+    forge(sb).open_or_update(spec(sb, head_sha=first))
+    newer = repos.commit(REPO, {"values.yaml": "tag: \"1.3\"\n"}, branch=HEAD)
+    forge(sb).open_or_update(spec(sb, title="Promote web to 1.3", head_sha=newer))
+    # the slower run (which pushed `first`) finishes last: it must not revert the title
+    res = forge(sb).open_or_update(spec(sb, title="Promote web to 1.1", head_sha=first))
+    assert res.action == "unchanged" and any("moved on" in m for m in res.messages)
+    assert open_pulls(sb)[0]["title"] == "Promote web to 1.3"

@@ -25,6 +25,9 @@ class PullRequestSpec:
     draft: bool = False
     auto_merge: MergeMethod | None = None
     merge_now: bool = False
+    # The commit this run pushed (or found) on ``head``; when the open PR's head differs, a
+    # newer run moved the branch and owns the PR text, so title/body are left alone.
+    head_sha: str | None = None
 
 
 @dataclass(frozen=True, slots=True)

@@ -148,6 +148,7 @@ def build_spec(request: Request, result: PromotionResult) -> PullRequestSpec:
         title=render_title(data, request.title), body=render_body(data, body_template),
         labels=request.labels, reviewers=request.reviewers, assignees=request.assignees,
         draft=request.draft, auto_merge=auto, merge_now=request.merge_now,
+        head_sha=result.commit if result.branch_state in ("pushed", "current") else None,
     )
 
 

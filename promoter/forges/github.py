@@ -297,8 +297,10 @@ class GitHubForge:
                 if adopted:
                     messages.append(f"adopted existing PR #{pr.number} after a retried create")
             if action != "created":
-                changed = self._sync_text_and_draft(pr, spec)
-                if changed:
+                if spec.head_sha and pr.head.sha != spec.head_sha:
+                    messages.append(f"{spec.head} moved on since this run pushed it; PR "
+                                    f"#{pr.number} text left to the run that moved it")
+                elif self._sync_text_and_draft(pr, spec):
                     action = "updated"
             if self._sync_people(pr, spec) and action == "unchanged":
                 action = "updated"
