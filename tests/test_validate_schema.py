@@ -294,3 +294,13 @@ def test_unsupported_keyword_behind_a_ref_falls_back_to_jsonschema(tmp_path: Pat
     assert compiled.fast is not None  # the ref target is compiled lazily, on first use
     assert compiled.is_valid({"a": "ab"}) and compiled.fast is None
     assert not compiled.is_valid({"a": "x"})
+
+
+def test_validate_text_in_memory() -> None:
+    from promoter.validate import validate_text
+
+    assert validate_text(DEPLOYMENT.format(replicas=2), "d.yaml") == []
+    (finding,) = validate_text(DEPLOYMENT.format(replicas="y"), "d.yaml")
+    assert finding.file == "d.yaml" and finding.line == 6 and "boolean" in finding.message
+    (finding,) = validate_text("images:\n  - name: a\n    newTag: 1.10\n", "app/kustomization.yaml")
+    assert finding.kind == "Kustomization"

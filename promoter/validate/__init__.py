@@ -10,14 +10,14 @@ from __future__ import annotations
 from typing import TYPE_CHECKING, Any
 
 if TYPE_CHECKING:
-    from promoter.validate.api import Report, run, validate
+    from promoter.validate.api import Report, run, validate, validate_text
     from promoter.validate.findings import Finding
 
-__all__ = ["Finding", "Report", "run", "validate"]
+__all__ = ["Finding", "Report", "run", "validate", "validate_text"]
 
 
 def __getattr__(name: str) -> Any:
-    if name in ("validate", "run", "Report"):
+    if name in ("validate", "validate_text", "run", "Report"):
         from promoter.validate import api
 
         return getattr(api, name)

@@ -240,3 +240,24 @@ def validate(
         strict_kinds=strict_kinds,
         kubeconform=kubeconform,
     ).findings
+
+
+def validate_text(
+    text: str,
+    name: str = "<text>",
+    *,
+    kubernetes_version: str = DEFAULT_KUBERNETES_VERSION,
+    schema_locations: Sequence[str] = (),
+    strict_kinds: bool = False,
+) -> list[Finding]:
+    """Lint and schema-check YAML held in memory (say, an edit before it is written).
+
+    ``name`` is how findings name the file; a name ending in ``kustomization.yaml``
+    gets the kustomization rules.
+    """
+    from promoter.validate.loader import load_text
+
+    options = SchemaOptions(kubernetes_version, tuple(schema_locations), strict_kinds)
+    source = load_text(text, name)
+    findings = [*source.findings, *SchemaValidator(options).check([source])]
+    return sorted(findings, key=sort_key)
