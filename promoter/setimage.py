@@ -397,6 +397,79 @@ def _write_all(planned: list[_Planned]) -> list[OSError | None]:
         return list(pool.map(write, planned))
 
 
+PARALLEL_MIN_FILES = 1000  # below this a fork costs more than it saves
+
+
+def _plan_chunk(
+    cands: list[Candidate], request: Request, wanted: tuple[bytes, ...], diff: bool
+) -> tuple[list[_Planned], SetImageResult]:
+    part = SetImageResult()
+    planned = [p for p in (_process(c, request, wanted, diff, part) for c in cands) if p]
+    return planned, part
+
+
+def _workers(n_files: int) -> int:
+    if n_files < PARALLEL_MIN_FILES or not hasattr(os, "fork"):
+        return 1
+    try:
+        cpus = len(os.sched_getaffinity(0))
+    except AttributeError:
+        cpus = os.cpu_count() or 1
+    return max(1, min(cpus, 4))
+
+
+def _plan_all(
+    cands: list[Candidate],
+    request: Request,
+    wanted: tuple[bytes, ...],
+    diff: bool,
+    result: SetImageResult,
+) -> list[_Planned]:
+    """Plan every file; big trees are split over forked workers (reading and parsing are
+    CPU-bound Python). The parent does one share itself; a worker that fails for any
+    reason is redone in the parent, so the outcome never depends on forking."""
+    n = _workers(len(cands))
+    size = max(1, -(-len(cands) // n))
+    chunks = [cands[i : i + size] for i in range(0, len(cands), size)] or [[]]
+    children: list[tuple[int, int, list[Candidate]]] = []
+    if len(chunks) > 1:
+        import pickle
+
+        for chunk in chunks[1:]:
+            r, w = os.pipe()
+            pid = os.fork()
+            if pid == 0:  # the worker: plan its share, send it back, leave without cleanup
+                code = 0
+                try:
+                    os.close(r)
+                    data = pickle.dumps(_plan_chunk(chunk, request, wanted, diff))
+                    with os.fdopen(w, "wb") as sink:
+                        sink.write(data)
+                except BaseException:
+                    code = 1
+                os._exit(code)
+            os.close(w)
+            children.append((pid, r, chunk))
+    planned, part = _plan_chunk(chunks[0], request, wanted, diff)
+    parts = [(planned, part)]
+    for pid, r, chunk in children:
+        with os.fdopen(r, "rb") as fh:
+            data = fh.read()
+        _, status = os.waitpid(pid, 0)
+        if status == 0 and data:
+            parts.append(pickle.loads(data))  # our own child's bytes, never untrusted input
+        else:
+            parts.append(_plan_chunk(chunk, request, wanted, diff))
+    out: list[_Planned] = []
+    for planned_part, partial in parts:
+        out.extend(planned_part)
+        result.errors.extend(partial.errors)
+        result.up_to_date.extend(partial.up_to_date)
+        result.files_scanned += partial.files_scanned
+        result.files_parsed += partial.files_parsed
+    return out
+
+
 def set_image(
     paths: Sequence[str | os.PathLike[str]],
     images: Iterable[str | ImageRef],
@@ -418,9 +491,7 @@ def set_image(
     wanted = needles(request)
     candidates, warnings = discover(paths)
     result = SetImageResult(warnings=warnings)
-    planned = [
-        p for p in (_process(c, request, wanted, diff, result) for c in candidates) if p is not None
-    ]
+    planned = _plan_all(candidates, request, wanted, diff, result)
     outcomes = [None] * len(planned) if dry_run else _write_all(planned)
     for p, failure in zip(planned, outcomes, strict=True):
         if failure is not None:

@@ -195,3 +195,22 @@ def test_edit_texts_in_memory() -> None:
     )
     assert texts == {"a.yaml": POD.format(v="app:2")}
     assert [e.file for e in result.errors] == ["b.yaml"]
+
+
+def test_forked_workers_give_the_same_result(
+    tmp_path: Path, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    import promoter.setimage as si
+
+    for i in range(30):
+        v = "app:1" if i % 3 == 0 else "other:1"
+        write(tmp_path / f"d{i % 4}" / f"f{i:02d}.yaml", POD.format(v=v))
+    write(tmp_path / "d0" / "zz-bad.yaml", "image: app:1\nx: [\n")
+    sequential = set_image([tmp_path], ["app:2"], dry_run=True, diff=True)
+    monkeypatch.setattr(si, "_workers", lambda n: 3)
+    parallel = set_image([tmp_path], ["app:2"], diff=True)
+    assert parallel.edits == sequential.edits and len(parallel.edits) == 10
+    assert parallel.diff == sequential.diff
+    assert [str(e) for e in parallel.errors] == [str(e) for e in sequential.errors]
+    assert parallel.files_scanned == 31
+    assert (tmp_path / "d0" / "f00.yaml").read_text() == POD.format(v="app:2")

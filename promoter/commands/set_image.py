@@ -2,7 +2,6 @@
 
 from __future__ import annotations
 
-import json
 import sys
 
 import click
@@ -81,6 +80,8 @@ def command(
     for warning in result.warnings:
         click.echo(f"warning: {warning}", err=True)
     if output == "json":
+        import json
+
         click.echo(json.dumps([edit_json(e) for e in result.edits], indent=2))
     else:
         click.echo(render_text(result, dry_run), nl=False)
