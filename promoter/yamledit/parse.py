@@ -346,7 +346,7 @@ def _build(scan: str, text: str, name: str) -> list[Document]:
                     node.path = (*parent.path, len(parent.items))
                     parent.items.append(node)
                 elif frame[2] is None:
-                    key_text = _key_text(node)
+                    key_text = value if cls is scalar_event else _key_text(node)
                     node.path = (*parent.path, key_text)
                     seen = frame[3]
                     first = seen.get(key_text)
