@@ -144,6 +144,8 @@ def _parse_with_tab_repairs(text: str, name: str, first: Any) -> list[Document]:
             return _build(patched, text, name)
         except yaml.MarkedYAMLError as again:
             error = again
+        except yaml.reader.ReaderError as exc:
+            raise _reader_error(exc, text, name) from None
     raise _syntax_error(first, name) from None
 
 
@@ -234,8 +236,8 @@ def _key_text(key: Node) -> str:
 def _build(scan: str, text: str, name: str) -> list[Document]:
     """Build documents from libyaml's events over ``scan`` (``text`` with tab repairs).
 
-    This is the hot path (every candidate file goes through it twice: parse and
-    proof), so the common case -- a scalar in a mapping or sequence -- is inlined.
+    This is the hot path (every candidate file goes through it), so the common
+    case -- a scalar in a mapping or sequence -- is inlined.
     A frame is ``[container, is_sequence, pending_key, seen_keys, pending_key_text]``.
     """
     from yaml import events
