@@ -257,6 +257,7 @@ def test_duplicate_key_in_flow_mapping_and_same_key_in_other_mappings() -> None:
         ("a: 'unterminated\n", 2, 1),
         ("a: *nowhere\n", 1, 4),
         ("a: \x01\n", 1, 4),
+        ("a: üüü\x01\n", 1, 7),
     ],
 )
 def test_syntax_errors_are_located(text: str, line: int, column: int) -> None:
