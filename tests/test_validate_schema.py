@@ -197,6 +197,8 @@ def test_bad_options_are_config_errors(tmp_path: Path) -> None:
             ["yesterday", "2024-13-01T00:00:00Z"],
         ),
         ({"not": {"type": "string"}}, [1], ["x"]),
+        ({"type": "integer"}, [1], [2.0, True]),  # draft 4 (no $schema): 2.0 is no integer
+        ({"type": ["integer", "null"]}, [1, None], [2.0, "1"]),
     ],
 )
 def test_fast_checker_agrees_with_jsonschema(

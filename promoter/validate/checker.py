@@ -255,13 +255,18 @@ class Compiler:
         for name in names:
             if name not in _TYPE_TESTS:
                 raise Unsupported(f"type {name!r}")
+        table = _TYPE_TESTS
+        if self.draft == 4:
+            # Draft 4 (as jsonschema reads it): 2.0 is a number but not an integer. Our
+            # loader never yields integral floats, so this only matters for other callers.
+            table = {**_TYPE_TESTS, "integer": lambda x: type(x) is int}
         if len(names) == 1:
-            return _TYPE_TESTS[names[0]]
+            return table[names[0]]
         if "integer" not in names:
             # bool is a subclass of int: compare exact types, not isinstance.
             allowed = frozenset(t for n in names for t in _PY_TYPES[n])
             return lambda x: type(x) in allowed
-        tests = [_TYPE_TESTS[n] for n in names]
+        tests = [table[n] for n in names]
         return lambda x: any(t(x) for t in tests)
 
     def _object(self, schema: dict[str, Any]) -> Predicate | None:
