@@ -500,6 +500,10 @@ def set_image(
         result.edits.extend(p.edits)
         result.changed_files.append(p.cand.name)
         result.diff += p.diff
+    if request.keys and not any(
+        e.target == "keypath" for e in (*result.edits, *result.up_to_date)
+    ):
+        result.warnings.append(f"no file under the PATHs has the key {', '.join(request.keys)}")
     if not result.edits and not result.up_to_date and not result.errors:
         names = ", ".join(image.name for image in request.images)
         where = " ".join(os.fspath(p) for p in paths)

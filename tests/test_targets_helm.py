@@ -2,6 +2,8 @@
 
 from __future__ import annotations
 
+from pathlib import Path
+
 import pytest
 
 from promoter.setimage import build_request, plan
@@ -96,3 +98,22 @@ def test_anchored_tag_changed_once() -> None:
         "other:\n  repository: app\n  tag: *tag\n"
     )
     assert sets(text, "app:2") == [("helm", "common", "2")]
+
+
+def test_repository_without_tag_gets_one(tmp_path: Path) -> None:
+    from promoter.setimage import set_image
+
+    f = tmp_path / "values.yaml"
+    f.write_text(
+        "image:\n  repository: ghcr.io/acme/web  # no tag: appVersion\n  pullPolicy: Always\n"
+    )
+    result = set_image([f], ["ghcr.io/acme/web:1.10"])
+    assert not result.errors
+    assert f.read_text() == (
+        "image:\n  repository: ghcr.io/acme/web  # no tag: appVersion\n  pullPolicy: Always\n"
+        '  tag: "1.10"\n'
+    )
+    assert result.edits[0].note and "added tag" in result.edits[0].note
+    flow = tmp_path / "flow.yaml"
+    flow.write_text("image: {repository: ghcr.io/acme/web}\n")
+    assert set_image([flow], ["ghcr.io/acme/web:2"]).edits == []

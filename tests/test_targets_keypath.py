@@ -2,6 +2,8 @@
 
 from __future__ import annotations
 
+from pathlib import Path
+
 import pytest
 
 from promoter.imageref import InvalidReference
@@ -65,3 +67,14 @@ def test_key_usage_errors() -> None:
         build_request(["a"], [])
     with pytest.raises(ValueError):
         build_request(["a:1"], ["a..b"])
+
+
+def test_unmatched_key_warns(tmp_path: Path) -> None:
+    from promoter.setimage import set_image
+
+    (tmp_path / "v.yaml").write_text("image:\n  tag: 1\n")
+    result = set_image([tmp_path], ["app:2"], keys=["image.version"])
+    assert any("image.version" in w for w in result.warnings)
+    result = set_image([tmp_path], ["app:2"], keys=["image.tag"])
+    assert not any("key" in w for w in result.warnings)
+    assert (tmp_path / "v.yaml").read_text() == 'image:\n  tag: "2"\n'

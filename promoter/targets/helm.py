@@ -46,6 +46,13 @@ def _first_scalar(m: Mapping, keys: tuple[str, ...]) -> Scalar | None:
     return None
 
 
+def _add_tag(m: Mapping, tag: str, target: str) -> Change:
+    from promoter.targets.addkey import AddKey
+
+    note = "added tag (the values had none; the chart's default no longer applies)"
+    return AddKey(m, "tag", None, (("tag", tag),), target, note)
+
+
 def _embedded_object(m: Mapping) -> bool:
     seen = 0
     for k, _ in m.pairs:
@@ -102,6 +109,11 @@ def _mapping_changes(m: Mapping, request: Request, target: str) -> list[Change]:
         if found is not None and not found[0].tag and not found[0].digest:
             fields = SplitFields(_first_scalar(m, _TAG_KEYS), editable(m.get("digest")))
             out.extend(split_changes(fields, found[1], target))
+            if fields.tag is None and found[1].tag is not None and not m.flow and not any(
+                m.get(key) is not None for key in _TAG_KEYS
+            ):
+                # `{repository}` alone: the chart falls back to its appVersion; pin the tag
+                out.append(_add_tag(m, found[1].tag, target))
     return out
 
 
