@@ -9,6 +9,7 @@ from typing import Any
 
 import pytest
 from conftest import SANDBOX_TOKEN, RepoFactory
+from github_contract import Contract, validate_all
 
 from promoter.forges import detect, make_forge
 from promoter.forges.base import PullRequestSpec
@@ -23,6 +24,7 @@ from promoter.forges.render import (
     render_title,
 )
 from promoter.forges.retry import Decision, RetryPolicy, call_with_retry, retry_after_seconds
+from promoter.sandbox import github_api
 from promoter.sandbox.app import ForgeSandbox, build_sandbox
 
 REPO = "acme/manifests"
@@ -33,8 +35,16 @@ HEAD = "promoter/production/web"
 def forge_sandbox(repos: RepoFactory) -> Iterator[ForgeSandbox]:
     repos.create(REPO, {"values.yaml": "tag: \"1.0\"\n"})
     repos.commit(REPO, {"values.yaml": "tag: \"1.1\"\n"}, branch=HEAD, parent=repos.rev(REPO))
-    with build_sandbox(repos.root, tokens=[SANDBOX_TOKEN]) as sb:
-        yield sb
+    sink = github_api.start_recording()
+    try:
+        with build_sandbox(repos.root, tokens=[SANDBOX_TOKEN]) as sb:
+            yield sb
+            base = sb.base_url
+    finally:
+        github_api.stop_recording(sink)
+    contract = Contract.load()
+    if contract is not None:
+        validate_all(contract, sink, base)
 
 
 def no_sleep_policy() -> RetryPolicy:

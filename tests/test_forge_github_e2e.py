@@ -91,7 +91,8 @@ def env(repos: RepoFactory) -> Iterator[Env]:
         github_api.stop_recording(sink)
     contract = Contract.load()
     if contract is not None:
-        validate_all(contract, sink, base)
+        count, _ = validate_all(contract, sink, base)
+        print(f"[contract] {count} GitHub responses of this test validated")
 
 
 def test_create_rerun_and_newer_version_use_one_pr(env: Env) -> None:

@@ -9,8 +9,10 @@ from __future__ import annotations
 
 import pytest
 from conftest import SANDBOX_TOKEN, RepoFactory
+from github_contract import Contract, validate_all
 
 from promoter.promote import Request, promote
+from promoter.sandbox import github_api
 from promoter.sandbox.app import build_sandbox
 from promoter.sandbox.faults import FaultInjector
 
@@ -29,16 +31,24 @@ def test_ten_promotions_survive_502s_and_a_429(repos: RepoFactory) -> None:
     injector = FaultInjector(seed=20261126)
     injector.add("status=429,retry_after=1,times=1,skip=7,path=^/api/")
     injector.add("status=502,p=0.3,path=^/api/")
-    with build_sandbox(repos.root, tokens=[SANDBOX_TOKEN], faults=injector) as sb:
-        results = []
-        for app in APPS:
-            results.append(promote(Request(
-                repo=sb.repo_url(REPO), images=(f"ghcr.io/acme/{app}:1.1.0",),
-                paths=(f"envs/prod/{app}",), env="prod", app=app, forge="github",
-                labels=("promotion",), validate=False,
-                environ={"PROMOTER_TOKEN": SANDBOX_TOKEN},
-            )))
-        pulls = list(sb.state.read("github")["pulls"][REPO].values())
+    sink = github_api.start_recording()
+    try:
+        with build_sandbox(repos.root, tokens=[SANDBOX_TOKEN], faults=injector) as sb:
+            results = []
+            for app in APPS:
+                results.append(promote(Request(
+                    repo=sb.repo_url(REPO), images=(f"ghcr.io/acme/{app}:1.1.0",),
+                    paths=(f"envs/prod/{app}",), env="prod", app=app, forge="github",
+                    labels=("promotion",), validate=False,
+                    environ={"PROMOTER_TOKEN": SANDBOX_TOKEN},
+                )))
+            pulls = list(sb.state.read("github")["pulls"][REPO].values())
+            base = sb.base_url
+    finally:
+        github_api.stop_recording(sink)
+    contract = Contract.load()
+    if contract is not None:  # the answers that were not faulted are GitHub's shapes
+        validate_all(contract, sink, base)
     statuses = [i.status for i in injector.log]
     print(f"\n[faults] injected {statuses.count(502)} x 502 and {statuses.count(429)} x 429 "
           f"over {sum(f.seen for f in injector.faults[1:])} API calls")
