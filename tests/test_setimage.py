@@ -214,3 +214,26 @@ def test_forked_workers_give_the_same_result(
     assert [str(e) for e in parallel.errors] == [str(e) for e in sequential.errors]
     assert parallel.files_scanned == 31
     assert (tmp_path / "d0" / "f00.yaml").read_text() == POD.format(v="app:2")
+
+
+def test_utf16_and_no_final_newline_kept(tmp_path: Path) -> None:
+    text = "# é\nimage: app:1  # c\n"
+    u16 = write(tmp_path / "u16.yaml", b"\xff\xfe" + text.encode("utf-16-le"))
+    bare = write(tmp_path / "bare.yaml", "a: 1\nimage: 'app:1'")
+    result = set_image([tmp_path], ["app:2"])
+    assert not result.errors, result.errors
+    assert u16.read_bytes() == b"\xff\xfe" + text.replace("app:1", "app:2").encode("utf-16-le")
+    assert bare.read_bytes() == b"a: 1\nimage: 'app:2'"
+
+
+def test_several_images_at_once(tmp_path: Path) -> None:
+    f = write(
+        tmp_path / "p.yaml",
+        "apiVersion: v1\nkind: Pod\nspec:\n  containers:\n  - image: a:1\n  - image: b:1\n"
+        "  - image: c:1\n",
+    )
+    result = set_image([f], ["a:2", "docker.io/library/b:3"])
+    assert f.read_text().endswith("  - image: a:2\n  - image: b:3\n  - image: c:1\n")
+    assert [e.new for e in result.edits] == ["a:2", "b:3"]
+    with pytest.raises(UsageError):
+        set_image([f], ["a:2", "docker.io/library/a:3"])
