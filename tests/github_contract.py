@@ -114,4 +114,5 @@ def validate_all(contract: Contract, records: list[Any], base_url: str) -> tuple
         validated += 1
         operations.add(rec.operation)
     assert not failures, "\n".join(failures[:30])
+    print(f"[contract-validated] {validated}")  # summed over a run by `pytest -s | grep`
     return validated, operations
