@@ -30,6 +30,7 @@ import os
 from collections.abc import Iterable, Sequence
 from dataclasses import dataclass, field
 from pathlib import Path
+from typing import NamedTuple
 
 from promoter.imageref import ImageRef, InvalidReference, parse
 from promoter.targets.base import Request
@@ -247,8 +248,7 @@ def _is_file_error(exc: Exception) -> bool:
 # ---------------------------------------------------------------- files
 
 
-@dataclass(frozen=True, slots=True)
-class Candidate:
+class Candidate(NamedTuple):  # NamedTuple, not a dataclass: cheaper to import
     path: str  # what to open
     name: str  # how messages spell it
 
@@ -330,8 +330,7 @@ def unified_diff(name: str, old: str, new: str) -> str:
     )
 
 
-@dataclass(slots=True)
-class _Planned:
+class _Planned(NamedTuple):
     cand: Candidate
     edits: list[Edit]
     data: bytes

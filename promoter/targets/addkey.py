@@ -15,7 +15,6 @@ re-parsed and must equal the input data plus exactly that key. A flow mapping
 
 from __future__ import annotations
 
-from dataclasses import dataclass
 from typing import Any
 
 from promoter.yamledit.model import (
@@ -33,9 +32,11 @@ from promoter.yamledit.model import (
 )
 
 
-@dataclass(frozen=True, slots=True)
 class AddKey(AppendItem):
-    """Insert ``key: value`` (``item[0]``) into block mapping ``mapping``."""
+    """Insert ``key: value`` (``item[0]``) into block mapping ``mapping``.
+
+    Not re-decorated: it inherits AppendItem's fields, ``__init__`` and frozenness.
+    """
 
     @property
     def value(self) -> str:

@@ -18,7 +18,7 @@ Rules every target follows (README "## set-image" says the same to users):
 from __future__ import annotations
 
 from collections.abc import Callable, Iterator
-from dataclasses import dataclass
+from typing import NamedTuple
 
 from promoter.imageref import ImageRef, try_parse
 from promoter.targets.base import Request
@@ -191,8 +191,7 @@ def whole_ref_change(node: Node | None, request: Request, target: str) -> list[C
     return [SetScalar(scalar, text, target, note)]
 
 
-@dataclass(frozen=True, slots=True)
-class SplitFields:
+class SplitFields(NamedTuple):
     """A pin spread over fields: repository elsewhere, ``tag``/``digest`` scalars here."""
 
     tag: Scalar | None

@@ -26,7 +26,7 @@ A ``:digest`` field is left alone when the new reference has no digest.
 
 from __future__ import annotations
 
-from dataclasses import dataclass
+from typing import NamedTuple
 
 from promoter.imageref import ImageRef, InvalidReference, parse
 from promoter.targets.base import Request
@@ -42,8 +42,7 @@ from promoter.yamledit.model import Change, Document, Mapping, ParsedFile, Scala
 FIELDS = ("tag", "name", "digest")
 
 
-@dataclass(frozen=True, slots=True)
-class Marker:
+class Marker(NamedTuple):
     kind: str  # "flux" or "promoter"
     key: str  # flux: "ns:policy"; promoter: the repository as written
     field: str | None  # None (whole reference), "tag", "name", "digest"
