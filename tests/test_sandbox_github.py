@@ -250,3 +250,16 @@ def test_primary_rate_limit_is_enforced(repos: RepoFactory) -> None:
     assert headers["x-ratelimit-remaining"] == "0"
     _, rate, _ = call(api, "GET", "/api/v3/rate_limit")
     assert rate["resources"]["core"]["remaining"] == 0
+
+
+def test_concurrent_writes_lose_nothing(api: GitHubApi) -> None:
+    create(api)
+    path = f"/api/v3/repos/{REPO}/issues/1/labels"
+    threads = [threading.Thread(target=call, args=(api, "POST", path, [f"l{i}"]))
+               for i in range(12)]
+    for t in threads:
+        t.start()
+    for t in threads:
+        t.join()
+    _, pr, _ = call(api, "GET", f"/api/v3/repos/{REPO}/pulls/1")
+    assert sorted(x["name"] for x in pr["labels"]) == sorted(f"l{i}" for i in range(12))

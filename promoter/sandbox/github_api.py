@@ -26,6 +26,7 @@ pending forever.
 
 from __future__ import annotations
 
+import contextlib
 import json
 import re
 import secrets
@@ -35,7 +36,7 @@ from collections.abc import Callable, Iterable
 from dataclasses import dataclass, field
 from pathlib import Path
 from typing import Any
-from urllib.parse import quote, urlencode
+from urllib.parse import unquote, urlencode
 
 from promoter.sandbox import bare
 from promoter.sandbox import github_json as gj
@@ -266,11 +267,14 @@ class GitHubApi:
             identity = login or (f"app:{app_id}" if app_id else "anonymous")
             self._check_rate(("graphql:" if graphql else "") + identity, operation)
             ctx = Ctx(req, base, login, app_id, doc)
-            if graphql:
-                reply = self._graphql(ctx)
-            else:
-                assert chosen is not None and match is not None
-                reply = chosen.handler(self, ctx, match)
+            # Writes run one at a time (read-modify-write of the JSON state and git refs);
+            # reads run concurrently.
+            with self.state.locked() if req.method != "GET" else contextlib.nullcontext():
+                if graphql:
+                    reply = self._graphql(ctx)
+                else:
+                    assert chosen is not None and match is not None
+                    reply = chosen.handler(self, ctx, match)
         except HttpError as exc:
             reply = Reply(exc.status, exc.body, exc.headers)
         return self._finish(req, operation, reply, identity, graphql)
@@ -1155,8 +1159,6 @@ def _set_labels(api: GitHubApi, ctx: Ctx, m: re.Match[str]) -> Reply:
 def _remove_label(api: GitHubApi, ctx: Ctx, m: re.Match[str]) -> Reply:
     owner, repo = m["owner"], m["repo"]
     pr = _issue_pr(api, ctx, m)
-    from urllib.parse import unquote
-
     name = unquote(m["name"])
     if name not in pr["labels"]:
         raise HttpError(404, gj.error(404, "Label does not exist", ctx.doc))
@@ -1378,6 +1380,3 @@ def _access_token(api: GitHubApi, ctx: Ctx, m: re.Match[str]) -> Reply:
         "repository_selection": "all",
     })
 
-
-def quote_path(segment: str) -> str:
-    return quote(segment, safe="")
