@@ -31,7 +31,7 @@ from promoter.yamledit.model import (
     SetScalar,
     format_path,
 )
-from promoter.yamledit.parse import YamlError, parse_text
+from promoter.yamledit.parse import YamlError, no_gc, parse_text
 from promoter.yamledit.quoting import QuotingError, is_typed_plain, needs_quotes, render
 
 _STR_TAG = "tag:yaml.org,2002:str"
@@ -188,10 +188,11 @@ def apply(pf: ParsedFile, changes: Seq[Change]) -> tuple[str, list[Edit]]:
 
     new_text = _splice(pf, splices)
     if new_text != text:
-        if deletes or appends:
-            _prove(pf, new_text, overrides, deletes, appends)
-        else:
-            _prove_scalars(pf, new_text, overrides)
+        with no_gc():
+            if deletes or appends:
+                _prove(pf, new_text, overrides, deletes, appends)
+            else:
+                _prove_scalars(pf, new_text, overrides)
     return new_text, edits
 
 

@@ -14,6 +14,9 @@ The text is parsed as-is (newline translation off, so CRLF stays in
 from __future__ import annotations
 
 import codecs
+import contextlib
+import gc
+from collections.abc import Iterator
 from pathlib import Path
 from typing import Any
 
@@ -112,13 +115,32 @@ def parse_text(text: str, name: str) -> ParsedFile:
     """Parse every document of ``text`` (already decoded, BOM stripped)."""
     import yaml
 
-    try:
-        documents = _build(text, text, name)
-    except yaml.MarkedYAMLError as first:
-        documents = _parse_with_tab_repairs(text, name, first)
-    except yaml.reader.ReaderError as exc:
-        raise _reader_error(exc, text, name) from None
+    with no_gc():
+        try:
+            documents = _build(text, text, name)
+        except yaml.MarkedYAMLError as first:
+            documents = _parse_with_tab_repairs(text, name, first)
+        except yaml.reader.ReaderError as exc:
+            raise _reader_error(exc, text, name) from None
     return ParsedFile(name=name, text=text, documents=documents)
+
+
+@contextlib.contextmanager
+def no_gc() -> Iterator[None]:
+    """Pause the cyclic garbage collector while building a tree.
+
+    Building tens of thousands of small objects triggers collections that
+    rescan everything allocated so far: measured on a 5,000-line file that
+    doubles the parse time in a fresh process. The tree holds no cycles that
+    need the collector, and it runs again right after.
+    """
+    enabled = gc.isenabled()
+    gc.disable()
+    try:
+        yield
+    finally:
+        if enabled:
+            gc.enable()
 
 
 def _parse_with_tab_repairs(text: str, name: str, first: Any) -> list[Document]:
