@@ -428,6 +428,12 @@ def _promote(
         )
         warm.join()
         result.messages.extend(ws.notes)
+        missing = [p for p in ws.paths if not (ws.path / p).exists()]
+        if missing:
+            raise PromotionError(
+                f"--path {', '.join(missing)} does not exist on branch {request.base} of "
+                f"{url}: give paths relative to the repository root"
+            )
         ctx = _Ctx(request, ws, refs, where, environ, result)
         if request.dry_run:
             _dry_run(ctx)

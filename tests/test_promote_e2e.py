@@ -322,3 +322,10 @@ def test_ssh_url(repos: RepoFactory, tmp_path: Path, monkeypatch: pytest.MonkeyP
                              paths=("envs/prod/web",), environ={}))
     assert result.status == "changed", result.error
     assert "ghcr.io/acme/web:1.1.0" in repos.read(REPO, "envs/prod/web/deployment.yaml", BRANCH)
+
+
+def test_missing_path_is_a_clear_error(target: Target) -> None:
+    result = target.run(paths=("envs/prod/web", "envs/nope"))
+    assert result.status == "failed"
+    assert "--path envs/nope does not exist on branch main" in (result.error or "")
+    assert BRANCH not in target.repos.branches(REPO)
