@@ -263,3 +263,17 @@ def test_concurrent_writes_lose_nothing(api: GitHubApi) -> None:
         t.join()
     _, pr, _ = call(api, "GET", f"/api/v3/repos/{REPO}/pulls/1")
     assert sorted(x["name"] for x in pr["labels"]) == sorted(f"l{i}" for i in range(12))
+
+
+def test_latency_only_faults_pass_through_and_skip_counts(api: GitHubApi) -> None:
+    inj = FaultInjector()
+    inj.add("latency=0.01,times=1")
+    inj.add("status=503,skip=1,times=1")
+    handler = inj.wrap(api)
+    # 1st: latency rule matches first and lets the real answer through
+    assert call(handler, "GET", f"/api/v3/repos/{REPO}")[0] == 200
+    # 2nd: the 503 rule is skipped once (its first match), 3rd: injected, 4th: exhausted
+    assert call(handler, "GET", f"/api/v3/repos/{REPO}")[0] == 200
+    assert call(handler, "GET", f"/api/v3/repos/{REPO}")[0] == 503
+    assert call(handler, "GET", f"/api/v3/repos/{REPO}")[0] == 200
+    assert [i.status for i in inj.log] == [None, 503]
