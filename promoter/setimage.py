@@ -27,6 +27,7 @@ last path component, so the pre-filter skips no pin (barring escapes like
 from __future__ import annotations
 
 import os
+import sys
 from collections.abc import Iterable, Sequence
 from dataclasses import dataclass, field
 from pathlib import Path
@@ -410,6 +411,9 @@ def _plan_chunk(
 def _workers(n_files: int) -> int:
     if n_files < PARALLEL_MIN_FILES or not hasattr(os, "fork"):
         return 1
+    threading = sys.modules.get("threading")
+    if threading is not None and threading.active_count() > 1:
+        return 1  # forking a threaded process can copy a held lock into the child
     try:
         cpus = len(os.sched_getaffinity(0))
     except AttributeError:
@@ -433,6 +437,11 @@ def _plan_all(
     children: list[tuple[int, int, list[Candidate]]] = []
     if len(chunks) > 1:
         import pickle
+
+        # import what the workers need before forking, so no child imports anything
+        import promoter.targets
+        import promoter.yamledit.engine
+        import promoter.yamledit.parse  # noqa: F401
 
         for chunk in chunks[1:]:
             r, w = os.pipe()
