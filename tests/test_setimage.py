@@ -237,3 +237,10 @@ def test_several_images_at_once(tmp_path: Path) -> None:
     assert [e.new for e in result.edits] == ["a:2", "b:3"]
     with pytest.raises(UsageError):
         set_image([f], ["a:2", "docker.io/library/a:3"])
+
+
+def test_big_file_read_whole(tmp_path: Path) -> None:
+    filler = "".join(f"k{i}: {'x' * 60}\n" for i in range(3000))  # ~200 KB, pin at the end
+    f = write(tmp_path / "big.yaml", filler + "image: app:1\n")
+    set_image([f], ["app:2"])
+    assert f.read_text() == filler + "image: app:2\n"
