@@ -903,10 +903,17 @@ def _prove_scalars(pf: ParsedFile, new_text: str, overrides: dict[int, str]) -> 
                         format_path(node.path),
                         f"{want!r} is read as a number, boolean, null or date",
                     )
-            elif kind in "MQA" and (
-                ev.anchor != node.name if kind == "A" else ev.anchor != node.anchor
+            elif kind == "A":
+                if ev.anchor != node.name:
+                    raise ProofError(pf.name, format_path(node.path), "an alias changed")
+            elif kind in "MQ" and (
+                ev.anchor != node.anchor
+                or bool(ev.flow_style) != node.flow
+                or (None if ev.implicit else ev.tag) != node.tag
             ):
-                raise ProofError(pf.name, format_path(node.path), "an anchor or alias changed")
+                raise ProofError(
+                    pf.name, format_path(node.path), "an anchor, tag or flow style changed"
+                )
     except ProofError:
         # A broken result often shows as a structure change first: say that it
         # does not parse at all when that is the real problem.
