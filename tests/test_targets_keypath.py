@@ -78,3 +78,13 @@ def test_unmatched_key_warns(tmp_path: Path) -> None:
     result = set_image([tmp_path], ["app:2"], keys=["image.tag"])
     assert not any("key" in w for w in result.warnings)
     assert (tmp_path / "v.yaml").read_text() == 'image:\n  tag: "2"\n'
+
+
+def test_key_holding_another_image_is_an_error(tmp_path: Path) -> None:
+    from promoter.setimage import set_image
+
+    f = tmp_path / "v.yaml"
+    f.write_text("sidecar:\n  image: envoy:1.0\n")
+    result = set_image([f], ["app:2"], keys=["sidecar.image"])
+    assert f.read_text() == "sidecar:\n  image: envoy:1.0\n"
+    assert result.errors and "an image other than app" in result.errors[0].message

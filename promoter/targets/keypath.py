@@ -19,7 +19,15 @@ import re
 
 from promoter.targets.base import Request
 from promoter.targets.common import editable, get_path, root_mapping, whole_ref
-from promoter.yamledit.model import Change, Document, Node, ParsedFile, Scalar, SetScalar
+from promoter.yamledit.model import (
+    Change,
+    Document,
+    Node,
+    ParsedFile,
+    Scalar,
+    SetScalar,
+    format_path,
+)
 
 _FULL = re.compile(r"(?:[^.\[\]]+|\[\d+\])(?:\.[^.\[\]]+|\[\d+\])*\Z")
 _TOKEN = re.compile(r"[^.\[\]]+|\[(\d+)\]")
@@ -47,14 +55,19 @@ def last_segment(text: str) -> str:
     return names[-1] if names else text
 
 
-def _value_change(node: Node | None, path: tuple[str | int, ...], request: Request) -> list[Change]:
+def _value_change(
+    node: Node | None, path: tuple[str | int, ...], request: Request, file: str
+) -> list[Change]:
     scalar = editable(node)
     if scalar is None:
         return []
-    return _scalar_change(scalar, path, request)
+    return _scalar_change(scalar, path, request, file)
 
 
-def _scalar_change(scalar: Scalar, path: tuple[str | int, ...], request: Request) -> list[Change]:
+def _scalar_change(
+    scalar: Scalar, path: tuple[str | int, ...], request: Request, file: str
+) -> list[Change]:
+    from promoter.imageref import try_parse
     from promoter.targets.common import match
 
     found = match(scalar.value, request)
@@ -62,6 +75,16 @@ def _scalar_change(scalar: Scalar, path: tuple[str | int, ...], request: Request
         text, note = whole_ref(*found)
         return [SetScalar(scalar, text, KeyPathTarget.name, note)]
     image = request.images[0]
+    other = try_parse(scalar.value) if ":" in scalar.value or "@" in scalar.value else None
+    if other is not None and (other.tag or other.digest):
+        from promoter.yamledit.parse import YamlError
+
+        # a reference of another image: writing a bare tag here would break it
+        raise YamlError(
+            file, scalar.span.line, scalar.span.column,
+            f"--key {format_path(path)} holds {scalar.value!r}, an image other than "
+            f"{image.name}: nothing changed; check the key or the --image",
+        )
     last = path[-1] if path else ""
     if isinstance(last, str) and last.lower() == "digest":
         if image.digest is None:
@@ -93,15 +116,15 @@ class KeyPathTarget:
             path = parse_key(key)
             for start in roots:
                 if start is not None:
-                    out.extend(_value_change(get_path(start, *path), path, request))
+                    out.extend(_value_change(get_path(start, *path), path, request, pf.name))
             for source in argo:
-                out.extend(self._parameter(source, key, path, request))
+                out.extend(self._parameter(source, key, path, request, pf.name))
         return out
 
     def _parameter(
-        self, source: Node, key: str, path: tuple[str | int, ...], request: Request
+        self, source: Node, key: str, path: tuple[str | int, ...], request: Request, file: str
     ) -> list[Change]:
         from promoter.targets.argocd import parameters
 
         value = parameters(get_path(source, "helm", "parameters")).get(key)
-        return _scalar_change(value, path, request) if value is not None else []
+        return _scalar_change(value, path, request, file) if value is not None else []
