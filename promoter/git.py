@@ -159,6 +159,9 @@ class Git:
         }
         env["GIT_TERMINAL_PROMPT"] = "0"
         env["GIT_CONFIG_NOSYSTEM"] = "1"
+        # Trace2 targets in the user's global config could log config values (our header):
+        # the environment wins over them.
+        env["GIT_TRACE2"] = env["GIT_TRACE2_EVENT"] = env["GIT_TRACE2_PERF"] = "0"
         if self.credential is not None:
             env.pop("GIT_ASKPASS", None)  # our header is the answer; never prompt a helper
         config = list(_BASE_CONFIG)
