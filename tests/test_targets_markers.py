@@ -102,3 +102,8 @@ def test_flux_tag_marker_with_sibling_repository() -> None:
         "  tag: 1.0 # {\"$imagepolicy\": \"ns:p:tag\"}\n"
     )
     assert sets(text, "ghcr.io/acme/web:2") == [("helm", "image.tag", "2")]
+
+
+def test_marker_on_a_sequence_item() -> None:
+    text = 'list:\n- other:1\n- ghcr.io/acme/web:1.0 # {"$imagepolicy": "ns:web"}\n'
+    assert sets(text, "ghcr.io/acme/web:2") == [("markers", "list[1]", "ghcr.io/acme/web:2")]

@@ -26,18 +26,23 @@ A ``:digest`` field is left alone when the new reference has no digest.
 
 from __future__ import annotations
 
+from collections.abc import Iterator
 from typing import NamedTuple
 
 from promoter.imageref import ImageRef, InvalidReference, parse
 from promoter.targets.base import Request
-from promoter.targets.common import (
-    editable,
-    iter_mappings,
-    join_registry,
-    match,
-    whole_ref,
+from promoter.targets.common import join_registry, match, whole_ref
+from promoter.yamledit.model import (
+    Change,
+    Document,
+    Mapping,
+    Node,
+    ParsedFile,
+    Scalar,
+    Sequence,
+    SetScalar,
+    deref,
 )
-from promoter.yamledit.model import Change, Document, Mapping, ParsedFile, Scalar, SetScalar
 
 FIELDS = ("tag", "name", "digest")
 
@@ -84,6 +89,24 @@ def parse_marker(comment: str | None) -> Marker | None:
     return None
 
 
+def _commented(root: Node | None) -> Iterator[tuple[Scalar, Mapping | None]]:
+    """Value scalars with a line comment, each with its mapping (None in a sequence)."""
+    seen: set[int] = set()
+    stack: list[tuple[Node | None, Mapping | None]] = [(root, None)]
+    while stack:
+        node, parent = stack.pop()
+        current = deref(node)
+        if current is None or id(current) in seen:
+            continue
+        seen.add(id(current))
+        if isinstance(current, Mapping):
+            stack.extend((v, current) for _, v in reversed(current.pairs))
+        elif isinstance(current, Sequence):
+            stack.extend((item, None) for item in reversed(current.items))
+        elif current.comment is not None and current.style not in ("literal", "folded"):
+            yield current, parent
+
+
 def _sibling_name(m: Mapping) -> str | None:
     repo = m.get_str("repository")
     if repo:
@@ -109,15 +132,11 @@ class MarkersTarget:
     def changes(self, pf: ParsedFile, doc: Document, request: Request) -> list[Change]:
         if "$imagepolicy" not in pf.text and "promoter:" not in pf.text:
             return []
-        marked: list[tuple[Scalar, Marker, Mapping]] = []
-        for m in iter_mappings(doc.root):
-            for _, v in m.pairs:
-                scalar = editable(v)
-                if scalar is None or scalar.comment is None:
-                    continue
-                marker = parse_marker(scalar.comment)
-                if marker is not None:
-                    marked.append((scalar, marker, m))
+        marked: list[tuple[Scalar, Marker, Mapping | None]] = []
+        for scalar, parent in _commented(doc.root):
+            marker = parse_marker(scalar.comment)
+            if marker is not None:
+                marked.append((scalar, marker, parent))
         if not marked:
             return []
         names: dict[str, str] = {}  # flux policy -> value of its :name field
@@ -155,7 +174,7 @@ class MarkersTarget:
         self,
         scalar: Scalar,
         marker: Marker,
-        parent: Mapping,
+        parent: Mapping | None,
         names: dict[str, str],
         request: Request,
     ) -> list[Change]:
@@ -167,7 +186,7 @@ class MarkersTarget:
             return [SetScalar(scalar, text, self.name, note)]
         if marker.field == "name":
             return []
-        named = names.get(marker.key) or _sibling_name(parent)
+        named = names.get(marker.key) or (_sibling_name(parent) if parent else None)
         image: ImageRef | None = None
         if named is not None:
             found = match(named, request)
