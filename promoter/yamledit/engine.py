@@ -144,7 +144,7 @@ def apply(pf: ParsedFile, changes: Seq[Change]) -> tuple[str, list[Edit]]:
             key_node, value = _pair(pf, change.mapping, change.key)
             _check_no_outside_alias(pf, w.document, key_node, value)
             removed.add(change.key)
-            splices.append(_delete_pair(pf, change.mapping, key_node, nl))
+            splices.append(_delete_pair(pf, change.mapping, key_node))
             old = value.value if isinstance(value, Scalar) else None
             edits.append(
                 Edit(
@@ -412,7 +412,7 @@ def _pair(pf: ParsedFile, mapping: Mapping, key: str) -> tuple[Scalar, Node]:
     )
 
 
-def _delete_pair(pf: ParsedFile, mapping: Mapping, key: Scalar, nl: str) -> _Splice:
+def _delete_pair(pf: ParsedFile, mapping: Mapping, key: Scalar) -> _Splice:
     text = pf.text
     index = next(i for i, (k, _) in enumerate(mapping.pairs) if k is key)
     value = mapping.pairs[index][1]
