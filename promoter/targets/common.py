@@ -138,11 +138,6 @@ def mapping_at(node: Node | None, *keys: str | int) -> Mapping | None:
     return found if isinstance(found, Mapping) else None
 
 
-def sequence_at(node: Node | None, *keys: str | int) -> Sequence | None:
-    found = get_path(node, *keys)
-    return found if isinstance(found, Sequence) else None
-
-
 def match(text: str, request: Request) -> tuple[ImageRef, ImageRef] | None:
     """``(as written, requested)`` when ``text`` is a reference of a requested repository."""
     if not text or len(text) > 512:
