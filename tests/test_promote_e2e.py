@@ -329,3 +329,18 @@ def test_missing_path_is_a_clear_error(target: Target) -> None:
     assert result.status == "failed"
     assert "--path envs/nope does not exist on branch main" in (result.error or "")
     assert BRANCH not in target.repos.branches(REPO)
+
+
+def test_foreign_commit_outside_the_sparse_paths_is_kept(target: Target) -> None:
+    target.run()
+    dev = "envs/dev/web/deployment.yaml"
+    changed = FILES[dev].replace("replicas: 2", "replicas: 1")
+    target.repos.commit(REPO, {dev: changed}, "scale dev down", branch=BRANCH)
+    target.repos.commit(REPO, {"README.md": "manifests v3\n"}, "docs")
+    again = target.run("ghcr.io/acme/web:1.2.0")
+    assert again.status == "changed", again.error
+    assert target.read(dev) == changed
+    assert "ghcr.io/acme/web:1.2.0" in target.read()
+    assert target.repos.log(REPO, f"main..{BRANCH}") == [
+        "promote ghcr.io/acme/web to 1.2.0 in envs/prod/web", "scale dev down"
+    ]
