@@ -85,3 +85,29 @@ def test_four_pr_runs_same_app_branch_ends_at_highest(repos: RepoFactory, tmp_pa
         "promote ghcr.io/acme/web to 1.0.10 in production"
     ]
     assert any(r["status"] == "changed" for r in results)
+
+
+@pytest.mark.slow
+def test_four_pushers_same_file_different_images(repos: RepoFactory, tmp_path: Path) -> None:
+    """Different keys of one file never conflict: each retry re-applies on the new tip."""
+    names = ["web", "api", "worker", "cron"]
+    containers = "".join(
+        f"        - name: {n}\n          image: ghcr.io/acme/{n}:1.0.0\n" for n in names
+    )
+    manifest = deployment("shop", "ghcr.io/acme/shop:1.0.0").replace(
+        "      containers:\n", "      containers:\n" + containers
+    )
+    path = "envs/prod/shop/deployment.yaml"
+    repos.create(REPO, {path: manifest})
+    with Sandbox(repos.root, tokens=[SANDBOX_TOKEN]) as server:
+        url = server.repo_url(REPO)
+        procs = [
+            _launch(["--repo", url, "--image", f"ghcr.io/acme/{n}:2.0.0", "--path", path,
+                     "--mode", "push"], tmp_path)
+            for n in names
+        ]
+        results = _finish(procs)
+    assert {r["status"] for r in results} == {"changed"}
+    text = repos.read(REPO, path)
+    assert text == manifest.replace(":1.0.0", ":2.0.0").replace("shop:2.0.0", "shop:1.0.0")
+    assert len(repos.log(REPO)) == 5
