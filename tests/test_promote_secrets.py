@@ -8,6 +8,7 @@ import sys
 import urllib.parse
 from pathlib import Path
 
+import pytest
 from conftest import RepoFactory, make_git_env, run_git
 from test_promote_e2e import FILES
 
@@ -91,3 +92,46 @@ def test_canary_token_never_leaks(repos: RepoFactory, tmp_path: Path) -> None:
             seen.append((str(f), f.read_bytes()))
     leaks = [where for where, data in seen for n in needles if n in data]
     assert leaks == []
+
+
+def test_canary_never_in_any_process_argv(repos: RepoFactory, tmp_path: Path) -> None:
+    """While a promotion runs, no process on the machine has the token in its command line."""
+    import os
+    import threading
+
+    if not Path("/proc/self/cmdline").exists():
+        pytest.skip("needs /proc")
+    needles = _spellings(CANARY, ("x-access-token",))
+    repos.create(REPO, FILES)
+    found: list[str] = []
+    scans = 0
+    done = threading.Event()
+
+    def scan() -> None:
+        nonlocal scans
+        while not done.is_set():
+            for pid in os.listdir("/proc"):
+                if not pid.isdigit():
+                    continue
+                try:
+                    cmd = Path(f"/proc/{pid}/cmdline").read_bytes()
+                except OSError:
+                    continue
+                if any(n in cmd for n in needles):
+                    found.append(cmd.decode(errors="replace"))
+            scans += 1
+
+    with Sandbox(repos.root, tokens=[CANARY]) as server:
+        watcher = threading.Thread(target=scan, daemon=True)
+        watcher.start()
+        try:
+            for version, mode in (("1.1.0", "pr"), ("1.2.0", "pr"), ("1.3.0", "push")):
+                proc = _cli(["--repo", server.repo_url(REPO), "--path", "envs/prod/web",
+                             "--image", f"ghcr.io/acme/web:{version}", "--mode", mode],
+                            {"PROMOTER_TOKEN": CANARY}, tmp_path)
+                assert proc.returncode == 0, proc.stdout + proc.stderr
+        finally:
+            done.set()
+            watcher.join()
+    assert scans > 3
+    assert found == []
