@@ -33,9 +33,11 @@ import os
 import random
 import re
 import shutil
+import sys
 import tempfile
 import threading
 import time
+import types
 import urllib.parse
 from collections.abc import Mapping, Sequence
 from dataclasses import asdict, dataclass, field
@@ -742,3 +744,19 @@ def _image_for(refs: Sequence[ImageRef], new: str) -> ImageRef | None:
             if parsed.same_repository(ref):
                 return ref
     return None
+
+
+class _CallableModule(types.ModuleType):
+    """``promoter.promote`` is both this module and the library function.
+
+    Importing the submodule makes the package attribute ``promoter.promote`` the
+    module (shadowing the lazy re-export in ``promoter/__init__.py``), so the module
+    itself is callable: ``from promoter import promote; promote(Request(...))`` works
+    in either case.
+    """
+
+    def __call__(self, request: Request) -> PromotionResult:
+        return promote(request)
+
+
+sys.modules[__name__].__class__ = _CallableModule

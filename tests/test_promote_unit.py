@@ -127,3 +127,14 @@ def test_compare_link() -> None:
         "https://gitlab.com/g/p/-/compare/main...b"
     )
     assert compare_link("file:///srv/r.git", "main", "b") is None
+
+
+def test_library_entry_point_is_callable_even_after_submodule_import() -> None:
+    import promoter
+    import promoter.promote as module
+
+    assert callable(promoter.promote)
+    assert callable(module)
+    result = promoter.promote(module.Request(repo="/nonexistent/repo", images=("a:1",),
+                                             paths=("x",), environ={}))
+    assert result.status == "failed" and "git clone" in (result.error or "")
