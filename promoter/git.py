@@ -451,6 +451,9 @@ def checkout(
     read (``ls-remote``) while the clone runs, saving a round trip later.
     """
     norm = normalise_paths(paths)
+    if dest.exists() and (not dest.is_dir() or any(dest.iterdir())):
+        # Never delete what we did not create: the fallbacks below remove failed clones.
+        raise ValueError(f"cannot check out into {dest}: it exists and is not an empty directory")
     git = Git(credential=credential, remote_url=url, identity=identity)
     lookup_proc: subprocess.Popen[str] | None = None
     if lookup:
@@ -481,7 +484,7 @@ def _clone(
     notes: list[str] = []
     for features in _CLONE_STEPS:
         if dest.exists():
-            shutil.rmtree(dest)
+            shutil.rmtree(dest)  # an empty directory or a failed clone of ours (checked above)
         args = ["clone", "-q", "--no-checkout", "--single-branch", "--no-tags", "-b", base]
         if "filter" in features:
             args.append("--filter=blob:none")

@@ -59,3 +59,18 @@ def test_checkout_errors_are_immediate_and_named(
                  credential=cred)
     assert err.value.kind == "missing-branch"
     assert "the base branch 'dev' does not exist" in str(err.value)
+
+
+def test_checkout_refuses_a_non_empty_directory(repos: RepoFactory, tmp_path: Path) -> None:
+    repos.create("o/r", FILES)
+    keep = tmp_path / "mine"
+    keep.mkdir()
+    (keep / "precious.txt").write_text("do not delete\n")
+    with pytest.raises(ValueError, match="not an empty directory"):
+        checkout(repos.file_url("o/r"), keep, base="main", paths=["envs"])
+    assert (keep / "precious.txt").read_text() == "do not delete\n"
+    empty = tmp_path / "empty"
+    empty.mkdir()
+    ws = checkout(repos.file_url("o/r"), empty, base="main", paths=["envs/dev"])
+    assert (empty / "envs" / "dev" / "app0" / "deploy.yaml").exists()
+    assert ws.base == "main"
