@@ -312,6 +312,8 @@ class _Handler(BaseHTTPRequestHandler):
                 sent += len(chunk)
             self.wfile.write(b"0\r\n\r\n")
             self.wfile.flush()
+        except (BrokenPipeError, ConnectionResetError):
+            self.close_connection = True  # the client went away; nothing left to tell it
         finally:
             for _ in cgi.body:  # drain so the CGI process can exit
                 pass
