@@ -74,3 +74,33 @@ def test_checkout_refuses_a_non_empty_directory(repos: RepoFactory, tmp_path: Pa
     ws = checkout(repos.file_url("o/r"), empty, base="main", paths=["envs/dev"])
     assert (empty / "envs" / "dev" / "app0" / "deploy.yaml").exists()
     assert ws.base == "main"
+
+
+def test_dumb_http_server_falls_back_to_a_full_clone(repos: RepoFactory, tmp_path: Path) -> None:
+    """A server that refuses shallow and partial fetches (dumb HTTP) still works, step by step."""
+    import functools
+    import threading
+    from http.server import SimpleHTTPRequestHandler, ThreadingHTTPServer
+
+    bare = repos.create("o/r", FILES)
+    run_git("update-server-info", cwd=bare)
+
+    class Quiet(SimpleHTTPRequestHandler):
+        def log_message(self, format: str, *args: object) -> None:
+            pass
+
+    handler = functools.partial(Quiet, directory=str(repos.root))
+    server = ThreadingHTTPServer(("127.0.0.1", 0), handler)
+    thread = threading.Thread(target=server.serve_forever, daemon=True)
+    thread.start()
+    try:
+        url = f"http://127.0.0.1:{server.server_address[1]}/o/r.git"
+        ws = checkout(url, tmp_path / "co", base="main", paths=["envs/prod/app1"])
+    finally:
+        server.shutdown()
+        server.server_close()
+    assert "depth" not in ws.features and "filter" not in ws.features
+    assert ws.notes  # the fallbacks are reported
+    assert (tmp_path / "co" / "envs" / "prod" / "app1" / "deploy.yaml").read_text() == (
+        "image: app1:prod\n"
+    )
