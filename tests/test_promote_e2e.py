@@ -301,6 +301,8 @@ def test_merged_branch_is_reused(target: Target) -> None:
         "promote ghcr.io/acme/web to 1.2.0 in envs/prod/web"
     ]
     assert "Previous-Image: ghcr.io/acme/web:1.1.0" in target.repos.log(REPO, BRANCH, "%B")
+    # Found without downloading the whole history.
+    assert not any("shallow-exclude" in m for m in again.messages + newer.messages)
 
 
 def test_missing_base_branch_is_a_clear_error(target: Target) -> None:
