@@ -40,12 +40,7 @@ _NAME_KEYS = {"repository", "name", "newName", "value"}
 
 # Files whose edit is known to differ from the strict model, with the reason. They are
 # counted as failing in the printed count and do not fail the test.
-KNOWN: dict[str, str] = {
-    "corpus/kubernetes-sigs__kustomize/examples/transformerconfigs/images/kustomization.yaml": (
-        "engine: deleting the last pair of a file without a final newline leaves the "
-        "newline before it, so the file gains a final newline"
-    ),
-}
+KNOWN: dict[str, str] = {}
 
 
 @dataclass

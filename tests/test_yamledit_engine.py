@@ -172,7 +172,15 @@ def test_edit_record() -> None:
             ("image",),
             "image:\n  {}\n  # trailing comment\nz: 1\n",
         ),
-        ("image:\n  tag: v1\n  digest: x", ("image",), "image:\n  tag: v1\n"),
+        # no final newline: the file must not gain one (regression: it did)
+        ("image:\n  tag: v1\n  digest: x", ("image",), "image:\n  tag: v1"),
+        ("image:\r\n  tag: v1\r\n  digest: x  # c", ("image",), "image:\r\n  tag: v1"),
+        (
+            "images:\n- name: web\n  newTag: v1\n  digest: sha256:25a0d4",
+            ("images", 0),
+            "images:\n- name: web\n  newTag: v1",
+        ),
+        ("image:\n  tag: v1\n  digest: x\n", ("image",), "image:\n  tag: v1\n"),
     ],
 )
 def test_delete_pair(before: str, path: tuple[str | int, ...], after: str) -> None:

@@ -430,7 +430,12 @@ def _delete_pair(pf: ParsedFile, mapping: Mapping, key: Scalar) -> _Splice:
     line_start = _line_start(text, key.span.start)
     if text[line_start : key.span.start].strip(" \t") == "":
         # The pair owns its lines: remove them whole, trailing comment included.
-        return _Splice(line_start, _line_end(text, _content_end(value)), "", what)
+        end = _line_end(text, _content_end(value))
+        if end == len(text) and not text.endswith("\n") and line_start > 0:
+            # The file has no final newline: take the line break before the pair with
+            # it, or the file would gain one.
+            line_start -= 2 if text.endswith("\r\n", 0, line_start) else 1
+        return _Splice(line_start, end, "", what)
     # The pair shares its first line with '- ' or '? ': pull the next key up.
     assert following is not None  # a pair after '- ' is its mapping's first of several
     return _Splice(key.span.start, following.span.start, "", what)
