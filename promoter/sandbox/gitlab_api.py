@@ -51,17 +51,17 @@ from typing import Any
 
 from promoter.sandbox import bare
 from promoter.sandbox import gitlab_entities as ent
+from promoter.sandbox import gitlab_merge as gm
 from promoter.sandbox import gitlab_params as prm
+from promoter.sandbox.gitlab_merge import Project
 from promoter.sandbox.gitlab_model import (
     DEVELOPER,
     GUEST,
-    MAINTAINER,
     OWNER,
     ROOT_USER,
     GitLabState,
     MergeRequest,
     Note,
-    Pipeline,
     User,
     now_iso,
 )
@@ -73,10 +73,8 @@ PREFIX = "/api/v4"
 NAMESPACE = "gitlab"
 VERSION = {"version": "17.11.0", "revision": "sandbox", "kas": {"enabled": False}}
 DEFAULT_USERS = (("alice", "Alice"), ("bob", "Bob"), ("carol", "Carol"))
-CI_FILE = ".gitlab-ci.yml"
 TITLE_MAX = 255
 DESCRIPTION_MAX = 1_048_576
-ACTIVE_PIPELINE = ("created", "waiting_for_resource", "preparing", "pending", "running")
 
 UPDATE_KEYS = (
     "assignee_id",
@@ -108,17 +106,6 @@ class _Ctx:
     user: User
     base: str
     changed: bool = False
-
-
-@dataclass(frozen=True, slots=True)
-class _Project:
-    id: int
-    path: str
-    repo: Path
-
-    @property
-    def encoded(self) -> str:
-        return ent.quote_path(self.path)
 
 
 def _json(status: int, body: Any, headers: list[tuple[str, str]] | None = None) -> ApiResponse:
@@ -173,7 +160,7 @@ class GitLabApi:
             project = self._project_by_path(state, project_path.strip("/"))
             if project is None:
                 raise ValueError(f"no project {project_path!r} under {self.root}")
-            self._set_pipeline(state, project, sha, status, ref or None)
+            gm.set_pipeline(state, project, sha, status, ref or None)
             raw.clear()
             raw.update(state.dump())
 
@@ -274,7 +261,7 @@ class GitLabApi:
             return self._route_project(ctx, project, sub)
         raise ApiError(404, {"error": "404 Not Found"})
 
-    def _route_project(self, ctx: _Ctx, project: _Project, sub: str) -> ApiResponse:
+    def _route_project(self, ctx: _Ctx, project: Project, sub: str) -> ApiResponse:
         method = ctx.request.method
         if sub == "" and method == "GET":
             default = bare.default_branch(project.repo)
@@ -317,13 +304,13 @@ class GitLabApi:
         raise ApiError(404, {"error": "404 Not Found"})
 
     # ------------------------------------------------------------------ projects
-    def _project_by_path(self, state: GitLabState, path: str) -> _Project | None:
+    def _project_by_path(self, state: GitLabState, path: str) -> Project | None:
         repo = self.root / f"{path}.git"
         if not path or ".." in path.split("/") or not (repo / "HEAD").is_file():
             return None
-        return _Project(state.project_id(path), path, repo)
+        return Project(state.project_id(path), path, repo)
 
-    def _resolve_project(self, state: GitLabState, rest: str) -> tuple[_Project, str]:
+    def _resolve_project(self, state: GitLabState, rest: str) -> tuple[Project, str]:
         """(project, sub-path) from ``<id or path>/<sub...>``.
 
         The server hands us the *decoded* path, so ``group%2Fsub%2Fproject``
@@ -400,7 +387,7 @@ class GitLabApi:
         return _json(200, [ent.user_basic(ctx.base, u) for u in chunk], headers)
 
     # ------------------------------------------------------------------ repository
-    def _list_branches(self, ctx: _Ctx, project: _Project) -> ApiResponse:
+    def _list_branches(self, ctx: _Ctx, project: Project) -> ApiResponse:
         names = sorted(bare.branches(project.repo))
         search = prm.string(ctx.params, "search")
         if search:
@@ -409,7 +396,7 @@ class GitLabApi:
         chunk, headers = self._paginate(ctx, names, link)
         return _json(200, [self._branch(ctx, project, n) for n in chunk], headers)
 
-    def _branch(self, ctx: _Ctx, project: _Project, name: str) -> dict[str, Any]:
+    def _branch(self, ctx: _Ctx, project: Project, name: str) -> dict[str, Any]:
         default = bare.default_branch(project.repo)
         sha = bare.resolve(project.repo, f"refs/heads/{name}")
         if sha is None:
@@ -425,10 +412,10 @@ class GitLabApi:
             ctx.base, project.path, name, info, default=name == default, merged=merged
         )
 
-    def _get_branch(self, ctx: _Ctx, project: _Project, name: str) -> ApiResponse:
+    def _get_branch(self, ctx: _Ctx, project: Project, name: str) -> ApiResponse:
         return _json(200, self._branch(ctx, project, name))
 
-    def _get_commit(self, ctx: _Ctx, project: _Project, ref: str) -> ApiResponse:
+    def _get_commit(self, ctx: _Ctx, project: Project, ref: str) -> ApiResponse:
         sha = bare.resolve(project.repo, ref) if ref and not ref.startswith("-") else None
         if sha is None:
             raise error(404, "404 Commit Not Found")
@@ -444,58 +431,17 @@ class GitLabApi:
         return _json(200, body)
 
     # ------------------------------------------------------------------ git facts
-    def _facts(self, ctx: _Ctx, project: _Project, mr: MergeRequest) -> ent.MrFacts:
-        repo = project.repo
-        if mr.state != "opened":
-            head = mr.final_sha
-            pipeline = ctx.state.pipeline(project.id, head) if head else None
-            return ent.MrFacts(head, mr.final_base_sha, mr.final_base_sha, True, False, 0, pipeline)
-        head = bare.resolve(repo, f"refs/heads/{mr.source_branch}")
-        target = bare.resolve(repo, f"refs/heads/{mr.target_branch}")
-        if head is not None:
-            mr.final_sha = head
-        if head is None or target is None:
-            return ent.MrFacts(head, target, None, False, False, 0, None)
-        base = bare.merge_base(repo, target, head)
-        has_commits = not bare.is_ancestor(repo, head, target)
-        conflicts = has_commits and not bare.merge_check(repo, target, head).clean
-        changed = len(bare.diff_stat(repo, target, head).files) if has_commits else 0
-        pipeline = self._ensure_pipeline(ctx.state, project, head, mr.source_branch)
-        return ent.MrFacts(head, target, base, has_commits, conflicts, changed, pipeline)
-
-    def _ensure_pipeline(
-        self, state: GitLabState, project: _Project, sha: str, ref: str
-    ) -> Pipeline | None:
-        """GitLab runs a pipeline for a pushed commit whose tree has ``.gitlab-ci.yml``."""
-        existing = state.pipeline(project.id, sha)
-        if existing is not None:
-            return existing
-        probe = bare.run(project.repo, "cat-file", "-e", f"{sha}:{CI_FILE}", check=False)
-        if probe.returncode != 0:
-            return None
-        stamp = now_iso()
-        pipeline = Pipeline(
-            state.next_id("pipeline"), project.id, sha, ref, "running", stamp, stamp
-        )
-        state.pipelines.append(pipeline)
-        return pipeline
-
-    def _can_merge(self, user: User, project: _Project, mr: MergeRequest) -> bool:
-        # The default branch is protected (Maintainers may merge), others allow Developers.
-        protected = mr.target_branch == bare.default_branch(project.repo)
-        return user.access_level >= (MAINTAINER if protected else DEVELOPER)
-
     def _render(
-        self, ctx: _Ctx, project: _Project, mr: MergeRequest, facts: ent.MrFacts | None = None
+        self, ctx: _Ctx, project: Project, mr: MergeRequest, facts: ent.MrFacts | None = None
     ) -> dict[str, Any]:
-        facts = facts or self._facts(ctx, project, mr)
-        can_merge = self._can_merge(ctx.user, project, mr)
+        facts = facts or gm.facts(ctx.state, project, mr)
+        can_merge = gm.can_merge(ctx.user, project, mr)
         body = ent.mr_full(ctx.base, ctx.state, project.path, mr, facts, ctx.user, can_merge)
         mr.unchecked = False  # the next read sees the checked status
         return body
 
     # ------------------------------------------------------------------ merge requests
-    def _list_mrs(self, ctx: _Ctx, project: _Project) -> ApiResponse:
+    def _list_mrs(self, ctx: _Ctx, project: Project) -> ApiResponse:
         mrs = ctx.state.mrs_of(project.id)
         state = prm.string(ctx.params, "state") or "all"
         if state != "all":
@@ -517,25 +463,25 @@ class GitLabApi:
         link = f"{PREFIX}/projects/{project.encoded}/merge_requests"
         chunk, headers = self._paginate(ctx, mrs, link)
         body = [
-            ent.mr_basic(ctx.base, ctx.state, project.path, m, self._facts(ctx, project, m))
+            ent.mr_basic(ctx.base, ctx.state, project.path, m, gm.facts(ctx.state, project, m))
             for m in chunk
         ]
         return _json(200, body, headers)
 
-    def _get_mr(self, ctx: _Ctx, project: _Project, mr: MergeRequest) -> ApiResponse:
+    def _get_mr(self, ctx: _Ctx, project: Project, mr: MergeRequest) -> ApiResponse:
         return _json(200, self._render(ctx, project, mr))
 
     def _user_ids(self, ctx: _Ctx, ids: list[int]) -> list[int]:
         # GitLab silently drops ids of users who cannot be assigned.
         return [i for i in dict.fromkeys(ids) if ctx.state.user_by_id(i) is not None]
 
-    def _add_labels(self, ctx: _Ctx, project: _Project, labels: list[str]) -> None:
+    def _add_labels(self, ctx: _Ctx, project: Project, labels: list[str]) -> None:
         known = ctx.state.project_labels.setdefault(str(project.id), [])
         for label in labels:
             if label not in known:  # unknown labels are created on the project
                 known.append(label)
 
-    def _create_mr(self, ctx: _Ctx, project: _Project) -> ApiResponse:
+    def _create_mr(self, ctx: _Ctx, project: Project) -> ApiResponse:
         p = ctx.params
         missing = [k for k in ("title", "source_branch", "target_branch") if p.get(k) is None]
         if missing:
@@ -597,7 +543,7 @@ class GitLabApi:
         )
         self._add_labels(ctx, project, labels)
         ctx.state.merge_requests.append(mr)
-        facts = self._facts(ctx, project, mr)
+        facts = gm.facts(ctx.state, project, mr)
         body = ent.mr_full(
             ctx.base,
             ctx.state,
@@ -605,12 +551,12 @@ class GitLabApi:
             mr,
             facts,
             ctx.user,
-            self._can_merge(ctx.user, project, mr),
+            gm.can_merge(ctx.user, project, mr),
         )
         mr.unchecked = False
         return _json(201, body)
 
-    def _update_mr(self, ctx: _Ctx, project: _Project, mr: MergeRequest) -> ApiResponse:
+    def _update_mr(self, ctx: _Ctx, project: Project, mr: MergeRequest) -> ApiResponse:
         p = ctx.params
         prm.check_at_least_one(p, UPDATE_KEYS)
         self._require(ctx, DEVELOPER)
@@ -666,11 +612,11 @@ class GitLabApi:
             mr.closed_at = mr.closed_by_id = mr.final_base_sha = None
         if _asdict(mr) != before:
             mr.updated_at = now_iso()
-        self._process_auto_merge(ctx.state, project, mr)
+        gm.process_auto_merge(ctx.state, project, mr)
         return _json(200, self._render(ctx, project, mr))
 
-    def _close(self, ctx: _Ctx, project: _Project, mr: MergeRequest) -> None:
-        facts = self._facts(ctx, project, mr)
+    def _close(self, ctx: _Ctx, project: Project, mr: MergeRequest) -> None:
+        facts = gm.facts(ctx.state, project, mr)
         mr.final_sha = facts.head_sha or mr.final_sha
         mr.final_base_sha = facts.target_sha
         mr.state = "closed"
@@ -679,156 +625,37 @@ class GitLabApi:
         mr.merge_when_pipeline_succeeds = False
 
     # ------------------------------------------------------------------ merging
-    def _merge_mr(self, ctx: _Ctx, project: _Project, mr: MergeRequest) -> ApiResponse:
+    def _merge_mr(self, ctx: _Ctx, project: Project, mr: MergeRequest) -> ApiResponse:
+        """PUT .../merge, in the order of GitLab's API::MergeRequests (401, 409 sha, 405/422)."""
         p = ctx.params
-        if not self._can_merge(ctx.user, project, mr):
+        if not gm.can_merge(ctx.user, project, mr):
             raise error(401, "401 Unauthorized")
         auto = bool(prm.boolean(p, "merge_when_pipeline_succeeds")) or bool(
             prm.boolean(p, "auto_merge")
         )
-        facts = self._facts(ctx, project, mr)
+        facts = gm.facts(ctx.state, project, mr)
         sha = prm.string(p, "sha")
         if sha and mr.state == "opened" and sha != facts.head_sha:
             raise error(409, f"SHA does not match HEAD of source branch: {facts.head_sha}")
         if prm.boolean(p, "squash"):
             mr.squash = True
-        options = _MergeOptions(
+        options = gm.MergeOptions(
             prm.string(p, "merge_commit_message"),
             prm.string(p, "squash_commit_message"),
             prm.boolean(p, "should_remove_source_branch"),
         )
-        mergeable = self._mergeable(mr, facts)
-        if auto:
-            if mr.state != "opened":
-                raise error(405, "405 Method Not Allowed")
-            pipeline = facts.pipeline
-            strategy = not facts.cannot_be_merged and (
-                (pipeline is not None and pipeline.status in ACTIVE_PIPELINE) or mr.draft
-            )
-            if strategy:  # "merge when checks pass": wait for the pipeline (and the draft)
-                mr.merge_when_pipeline_succeeds = True
-                mr.merge_user_id = ctx.user.id
-                mr.merge_options = options.dump()
-                mr.updated_at = now_iso()
-                _system_note(
-                    ctx.state, mr, ctx.user, "enabled an automatic merge when all merge checks pass"
-                )
-            elif pipeline is None or pipeline.status == "success":
-                self._immediate_merge(ctx.state, project, mr, ctx.user, facts, options)
-            else:
-                raise error(405, "405 Method Not Allowed")
-        elif mergeable:
-            self._immediate_merge(ctx.state, project, mr, ctx.user, facts, options)
+        if auto and mr.state == "opened" and gm.auto_merge_strategy(mr, facts):
+            gm.enable_auto_merge(ctx.state, mr, ctx.user, options)  # waits for the checks
+        elif auto and mr.state == "opened" and gm.pipeline_allows_merge(facts):
+            gm.immediate_merge(ctx.state, project, mr, ctx.user, facts, options)
+        elif not auto and gm.mergeable(mr, facts):
+            gm.immediate_merge(ctx.state, project, mr, ctx.user, facts, options)
         else:
             raise error(405, "405 Method Not Allowed")
         return _json(200, self._render(ctx, project, mr))
 
-    @staticmethod
-    def _mergeable(mr: MergeRequest, facts: ent.MrFacts) -> bool:
-        return mr.state == "opened" and not mr.draft and not facts.cannot_be_merged
-
-    def _immediate_merge(
-        self,
-        state: GitLabState,
-        project: _Project,
-        mr: MergeRequest,
-        user: User,
-        facts: ent.MrFacts,
-        options: _MergeOptions,
-    ) -> None:
-        if not self._mergeable(mr, facts) or facts.head_sha is None:
-            raise error(422, "Branch cannot be merged")
-        commit = self._git_merge(project, mr, facts, options)
-        if commit is None:
-            raise error(422, "Branch cannot be merged")
-        merge_sha, squash_sha = commit
-        stamp = now_iso()
-        mr.state = "merged"
-        mr.merged_at = stamp
-        mr.updated_at = stamp
-        mr.merged_by_id = user.id
-        mr.merge_user_id = user.id
-        mr.merge_commit_sha = merge_sha
-        mr.squash_commit_sha = squash_sha
-        mr.final_sha = facts.head_sha
-        mr.final_base_sha = facts.target_sha
-        mr.merge_when_pipeline_succeeds = False
-        mr.merge_error = None
-        remove = options.remove_source_branch
-        if remove is None:
-            remove = mr.force_remove_source_branch
-        if remove:
-            bare.delete_ref(project.repo, f"refs/heads/{mr.source_branch}", facts.head_sha)
-
-    def _git_merge(
-        self, project: _Project, mr: MergeRequest, facts: ent.MrFacts, options: _MergeOptions
-    ) -> tuple[str, str | None] | None:
-        """A real merge commit (after a squash commit when asked); None if git refuses."""
-        repo, head, target = project.repo, facts.head_sha, facts.target_sha
-        assert head is not None and target is not None
-        check = bare.merge_check(repo, target, head)
-        if not check.clean or check.tree is None:
-            return None
-        squash_sha: str | None = None
-        second = head
-        if mr.squash:
-            info = bare.commit_info(repo, head)
-            message = options.squash_message or mr.title
-            parent = facts.merge_base or target
-            squash_sha = bare.commit_tree(
-                repo,
-                info.tree,
-                [parent],
-                message.rstrip("\n") + "\n",
-                (info.author_name, info.author_email, None),
-            )
-            second = squash_sha
-        message = options.merge_message or (
-            f"Merge branch '{mr.source_branch}' into '{mr.target_branch}'\n\n{mr.title}\n\n"
-            f"See merge request {project.path}!{mr.iid}"
-        )
-        merge_sha = bare.commit_tree(repo, check.tree, [target, second], message.rstrip() + "\n")
-        if not bare.update_ref(repo, f"refs/heads/{mr.target_branch}", merge_sha, target):
-            return None  # the target moved or a server hook refused the update
-        return merge_sha, squash_sha
-
-    def _process_auto_merge(self, state: GitLabState, project: _Project, mr: MergeRequest) -> None:
-        """Merge an auto-merge MR once its checks pass (pipeline success, not draft)."""
-        if mr.state != "opened" or not mr.merge_when_pipeline_succeeds:
-            return
-        head = bare.resolve(project.repo, f"refs/heads/{mr.source_branch}")
-        pipeline = state.pipeline(project.id, head) if head else None
-        if pipeline is not None and pipeline.status in ("failed", "canceled"):
-            mr.merge_when_pipeline_succeeds = False
-            user = state.user_by_id(mr.merge_user_id or mr.author_id)
-            if user is not None:
-                _system_note(
-                    state, mr, user, "aborted the automatic merge because the pipeline failed"
-                )
-            return
-        if mr.draft or (pipeline is not None and pipeline.status != "success"):
-            return
-        user = state.user_by_id(mr.merge_user_id or mr.author_id)
-        assert user is not None
-        ctx_facts = self._facts_for(state, project, mr)
-        options = _MergeOptions.load(mr.merge_options)
-        try:
-            self._immediate_merge(state, project, mr, user, ctx_facts, options)
-        except ApiError:
-            mr.merge_when_pipeline_succeeds = False
-            mr.merge_error = "Merge request is not mergeable"
-            _system_note(
-                state, mr, user, "aborted the automatic merge: the branch cannot be merged"
-            )
-
-    def _facts_for(self, state: GitLabState, project: _Project, mr: MergeRequest) -> ent.MrFacts:
-        root = state.user_by_name(ROOT_USER)
-        assert root is not None
-        fake = ApiRequest("GET", "", {}, {}, b"", "", None)
-        return self._facts(_Ctx(fake, {}, state, root, ""), project, mr)
-
-    def _cancel_auto_merge(self, ctx: _Ctx, project: _Project, mr: MergeRequest) -> ApiResponse:
-        if not self._can_merge(ctx.user, project, mr) and ctx.user.id != mr.merge_user_id:
+    def _cancel_auto_merge(self, ctx: _Ctx, project: Project, mr: MergeRequest) -> ApiResponse:
+        if not gm.can_merge(ctx.user, project, mr) and ctx.user.id != mr.merge_user_id:
             raise error(401, "401 Unauthorized")
         if mr.state != "opened":
             raise error(405, "405 Method Not Allowed")
@@ -837,11 +664,11 @@ class GitLabApi:
         mr.merge_when_pipeline_succeeds = False
         mr.merge_user_id = None
         mr.updated_at = now_iso()
-        _system_note(ctx.state, mr, ctx.user, "canceled the automatic merge")
+        gm.system_note(ctx.state, mr, ctx.user, "canceled the automatic merge")
         return _json(201, {"status": "success"})
 
     # ------------------------------------------------------------------ pipelines
-    def _post_status(self, ctx: _Ctx, project: _Project, sha_ref: str) -> ApiResponse:
+    def _post_status(self, ctx: _Ctx, project: Project, sha_ref: str) -> ApiResponse:
         self._require(ctx, DEVELOPER)
         status = prm.string(ctx.params, "state", required=True)
         allowed = ("pending", "running", "success", "failed", "canceled", "skipped")
@@ -851,43 +678,20 @@ class GitLabApi:
         if sha is None:
             raise error(404, "404 Commit Not Found")
         ref = prm.string(ctx.params, "ref")
-        pipeline = self._set_pipeline(ctx.state, project, sha, status, ref)
+        pipeline = gm.set_pipeline(ctx.state, project, sha, status, ref)
         name = prm.string(ctx.params, "name") or prm.string(ctx.params, "context") or "default"
         return _json(
             201, ent.commit_status_entity(ctx.base, project.path, pipeline, name, ctx.user)
         )
 
-    def _set_pipeline(
-        self, state: GitLabState, project: _Project, sha: str, status: str, ref: str | None
-    ) -> Pipeline:
-        pipeline = state.pipeline(project.id, sha)
-        stamp = now_iso()
-        if pipeline is None:
-            branch = ref or next(
-                (n for n, s in bare.branches(project.repo).items() if s == sha), ""
-            )
-            pipeline = Pipeline(
-                state.next_id("pipeline"), project.id, sha, branch, status, stamp, stamp
-            )
-            state.pipelines.append(pipeline)
-        pipeline.status = status
-        pipeline.updated_at = stamp
-        for mr in state.mrs_of(project.id):
-            if (
-                mr.state == "opened"
-                and bare.resolve(project.repo, f"refs/heads/{mr.source_branch}") == sha
-            ):
-                self._process_auto_merge(state, project, mr)
-        return pipeline
-
     # ------------------------------------------------------------------ notes, commits
-    def _list_notes(self, ctx: _Ctx, project: _Project, mr: MergeRequest) -> ApiResponse:
+    def _list_notes(self, ctx: _Ctx, project: Project, mr: MergeRequest) -> ApiResponse:
         notes = sorted(mr.notes, key=lambda n: (n.created_at, n.id), reverse=True)
         link = f"{PREFIX}/projects/{project.encoded}/merge_requests/{mr.iid}/notes"
         chunk, headers = self._paginate(ctx, notes, link)
         return _json(200, [ent.note_entity(ctx.base, ctx.state, mr, n) for n in chunk], headers)
 
-    def _create_note(self, ctx: _Ctx, project: _Project, mr: MergeRequest) -> ApiResponse:
+    def _create_note(self, ctx: _Ctx, project: Project, mr: MergeRequest) -> ApiResponse:
         body = prm.string(ctx.params, "body", required=True) or ""
         if not body.strip():
             raise error(400, {"note": ["can't be blank"]})
@@ -896,8 +700,8 @@ class GitLabApi:
         mr.notes.append(note)
         return _json(201, ent.note_entity(ctx.base, ctx.state, mr, note))
 
-    def _list_mr_commits(self, ctx: _Ctx, project: _Project, mr: MergeRequest) -> ApiResponse:
-        facts = self._facts(ctx, project, mr)
+    def _list_mr_commits(self, ctx: _Ctx, project: Project, mr: MergeRequest) -> ApiResponse:
+        facts = gm.facts(ctx.state, project, mr)
         shas: list[str] = []
         if facts.head_sha and facts.merge_base:
             shas = list(
@@ -913,24 +717,6 @@ class GitLabApi:
 
 
 # ---------------------------------------------------------------------- helpers
-@dataclass(frozen=True, slots=True)
-class _MergeOptions:
-    merge_message: str | None = None
-    squash_message: str | None = None
-    remove_source_branch: bool | None = None
-
-    def dump(self) -> dict[str, Any]:
-        return {
-            "merge_message": self.merge_message,
-            "squash_message": self.squash_message,
-            "remove_source_branch": self.remove_source_branch,
-        }
-
-    @classmethod
-    def load(cls, raw: dict[str, Any] | None) -> _MergeOptions:
-        return cls(**raw) if raw else cls()
-
-
 def _asdict(mr: MergeRequest) -> dict[str, Any]:
     return dataclasses.asdict(mr)
 
@@ -944,10 +730,6 @@ def _check_lengths(title: str | None, description: str | None) -> None:
         problems["description"] = [f"is too long (maximum is {DESCRIPTION_MAX} characters)"]
     if problems:
         raise error(400, problems)
-
-
-def _system_note(state: GitLabState, mr: MergeRequest, user: User, text: str) -> None:
-    mr.notes.append(Note(state.next_id("note"), text, user.id, now_iso(), system=True))
 
 
 def _stats(repo: Path, info: bare.CommitInfo) -> dict[str, int]:
