@@ -369,3 +369,9 @@ def test_title_and_description_limits(env: GitLabEnv) -> None:
                                {"source_branch": HEAD, "target_branch": "main", "title": "x" * 256})
     assert (status, body) == (400, {"message": {"title": [
         "is too long (maximum is 255 characters)"]}})
+
+
+def test_empty_repository_has_no_default_branch(env: GitLabEnv) -> None:
+    run_git("init", "-q", "--bare", "-b", "main", str(env.repos.path("group/empty")))
+    status, _, body = env.http("GET", "/projects/group%2Fempty")
+    assert status == 200 and body["default_branch"] is None and body["empty_repo"] is True

@@ -264,7 +264,8 @@ class GitLabApi:
     def _route_project(self, ctx: _Ctx, project: Project, sub: str) -> ApiResponse:
         method = ctx.request.method
         if sub == "" and method == "GET":
-            default = bare.default_branch(project.repo)
+            # An empty repository has no default branch yet (GitLab: null, empty_repo true).
+            default = bare.default_branch(project.repo) if bare.branches(project.repo) else None
             body = ent.project_entity(
                 ctx.base, ctx.state, project.path, project.id, default, ctx.user
             )

@@ -101,7 +101,12 @@ def user_detail(base: str, user: User) -> JsonDict:
 
 
 def project_entity(
-    base: str, state: GitLabState, path: str, project_id: int, default_branch: str, user: User
+    base: str,
+    state: GitLabState,
+    path: str,
+    project_id: int,
+    default_branch: str | None,
+    user: User,
 ) -> JsonDict:
     """``GET /projects/:id`` (fields of the doc example that matter, URLs on our host)."""
     namespace, _, name = path.rpartition("/")
@@ -147,7 +152,7 @@ def project_entity(
             "members": f"{api}/members",
             "cluster_agents": f"{api}/cluster_agents",
         },
-        "empty_repo": False,
+        "empty_repo": default_branch is None,
         "archived": False,
         "issues_enabled": True,
         "merge_requests_enabled": True,
