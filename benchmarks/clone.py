@@ -249,6 +249,10 @@ def main() -> None:
             print(f"{n:9s} {w:8.2f} {c:8.2f} {s / 1e6:12.2f} {u / 1e3:12.1f}")
         ratio_floor = med["promoter"][0] / med["floor"][0]
         speedup_full = med["full"][0] / med["promoter"][0]
+        fastest = {n: min(s[0] for s in v) for n, v in samples.items()}
+        print("fastest wall s: " + ", ".join(f"{n} {w:.2f}" for n, w in fastest.items())
+              + f"; full / promoter {fastest['full'] / fastest['promoter']:.1f}x, "
+              f"floor / promoter {fastest['floor'] / fastest['promoter']:.2f}x")
         print(f"\npromoter / floor wall time: {ratio_floor:.2f}x (goal <= 1.5x) "
               f"{'OK' if ratio_floor <= 1.5 else 'MISSED'}")
         print(f"full clone / promoter wall time: {speedup_full:.1f}x (goal >= 5x) "
