@@ -17,8 +17,11 @@ from typing import Any
 
 import pytest
 from conftest import SANDBOX_TOKEN, RepoFactory, make_git_env
+from sandbox_gitlab_helpers import env_fixture
 
-from promoter.sandbox.app import ForgeSandbox, build_sandbox
+from promoter.sandbox.app import build_sandbox
+from promoter.sandbox.gitlab_api import GitLabApi
+from promoter.sandbox.server import Sandbox
 
 PROJECT = "group/subgroup/manifests"
 PATH = "envs/prod/web/deployment.yaml"
@@ -47,8 +50,9 @@ FILES = {PATH: DEPLOYMENT, "README.md": "manifests\n", ".gitlab-ci.yml": CI_FILE
 
 @dataclass
 class Env:
-    sandbox: ForgeSandbox
+    sandbox: Sandbox
     repos: RepoFactory
+    api: GitLabApi
 
     @property
     def repo_url(self) -> str:
@@ -85,9 +89,10 @@ class Env:
 
 @pytest.fixture
 def env(repos: RepoFactory) -> Iterator[Env]:
-    repos.create(PROJECT, FILES)
-    with build_sandbox(repos.root, tokens=[SANDBOX_TOKEN]) as sandbox:
-        yield Env(sandbox, repos)
+    # Every GitLab answer of these runs is recorded and, on teardown, validated against
+    # GitLab's schemas (sandbox_gitlab_helpers.env_fixture).
+    for gl_env in env_fixture(repos, files=FILES):
+        yield Env(gl_env.sandbox, repos, gl_env.api)
 
 
 @pytest.mark.slow
@@ -125,7 +130,7 @@ def test_promotion_lifecycle_through_gitlab(env: Env) -> None:
     assert mr.draft is False and mr.merge_when_pipeline_succeeds is True
     assert mr.head_pipeline["status"] == "running" and mr.state == "opened"
     # 6. the pipeline passes: the sandbox merges (a real merge commit on main)
-    env.sandbox.gitlab.set_pipeline(PROJECT, mr.sha, "success")
+    env.api.set_pipeline(PROJECT, mr.sha, "success")
     assert env.mr(1).state == "merged"
     assert "ghcr.io/acme/web:1.2.0" in env.repos.read(PROJECT, PATH)
     assert env.repos.log(PROJECT)[0] == f"Merge branch '{branch}' into 'main'"
@@ -148,10 +153,14 @@ def test_base_moves_into_conflict_then_rerun_rebuilds(env: Env) -> None:
     assert [m.iid for m in env.mrs()] == [1]
 
 
-def test_merge_now(env: Env) -> None:
-    result = env.promote("1.1.0", "--merge-now")
-    assert result["pr_number"] == 1 and env.mr(1).state == "merged"
-    assert "ghcr.io/acme/web:1.1.0" in env.repos.read(PROJECT, PATH)
+def test_merge_now_on_the_product_sandbox(repos: RepoFactory) -> None:
+    """Through build_sandbox (what `promoter sandbox serve` runs): the GitLab plug-in is wired."""
+    repos.create(PROJECT, FILES)
+    with build_sandbox(repos.root, tokens=[SANDBOX_TOKEN]) as sandbox:
+        env = Env(sandbox, repos, sandbox.gitlab)
+        result = env.promote("1.1.0", "--merge-now")
+        assert result["pr_number"] == 1 and env.mr(1).state == "merged"
+    assert "ghcr.io/acme/web:1.1.0" in repos.read(PROJECT, PATH)
 
 
 def test_self_managed_detected_from_gitlab_ci_variables(env: Env) -> None:
@@ -177,12 +186,11 @@ def test_ten_promotions_under_api_faults_each_get_exactly_one_mr(repos: RepoFact
 
     apps = [f"app{i}" for i in range(10)]
     files = {f"envs/prod/{a}/deployment.yaml": DEPLOYMENT.replace("web", a) for a in apps}
-    repos.create(PROJECT, files)
     faults = FaultInjector(seed=1234)
-    with build_sandbox(repos.root, tokens=[SANDBOX_TOKEN], faults=faults) as sandbox:
+    for gl_env in env_fixture(repos, files=files, faults=faults):
         faults.add("status=429,retry_after=1,times=1")
         faults.add("status=502,p=0.3")
-        env = Env(sandbox, repos)
+        env = Env(gl_env.sandbox, repos, gl_env.api)
         for app in apps:
             result = promote(Request(
                 repo=env.repo_url, images=(f"ghcr.io/acme/{app}:2.0.0",),
