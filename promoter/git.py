@@ -7,7 +7,9 @@ Every command gets
   (``GIT_DIR``, ``GIT_TRACE*``, ``GIT_CONFIG_*``...) are dropped;
 * settings that make the result independent of the user's global config
   (no hooks, no signing, no CRLF conversion, no auto gc), passed through git's
-  environment config (``GIT_CONFIG_COUNT``/``GIT_CONFIG_KEY_n``/``GIT_CONFIG_VALUE_n``);
+  environment config (``GIT_CONFIG_COUNT``/``GIT_CONFIG_KEY_n``/``GIT_CONFIG_VALUE_n``),
+  plus stall protection for http(s) (``http.lowSpeedLimit``/``lowSpeedTime``, see
+  :func:`stall_config`);
 * the credential, when there is one, as ``http.<origin>/.extraHeader:
   Authorization: Basic ...`` in that same environment config: never in argv,
   ``.git/config``, a remote URL, a log line or an exception.
@@ -49,6 +51,39 @@ _BASE_CONFIG: tuple[tuple[str, str], ...] = (
     ("init.defaultBranch", "main"),
     ("protocol.version", "2"),
 )
+
+
+# Stall protection for http(s) remotes: abort a transfer slower than LIMIT bytes/s for
+# TIME seconds (curl's low-speed check), so a stalled server fails the CI job instead of
+# hanging it until the job timeout. PROMOTER_GIT_LOW_SPEED_TIME/_LIMIT override them
+# (0 turns the check off); git's own GIT_HTTP_LOW_SPEED_* variables still win over both.
+LOW_SPEED_LIMIT = 1000
+LOW_SPEED_TIME = 60
+
+
+def _env_int(name: str, default: int) -> int:
+    raw = os.environ.get(name, "").strip()
+    if not raw:
+        return default
+    try:
+        value = int(raw)
+    except ValueError:
+        value = -1
+    if value < 0:
+        raise ValueError(
+            f"{name}={raw!r} is not a whole number >= 0: set it to e.g. {default}, "
+            "or 0 to turn git's stall detection off"
+        )
+    return value
+
+
+def stall_config() -> list[tuple[str, str]]:
+    """``http.lowSpeedLimit``/``http.lowSpeedTime`` from the defaults and the environment."""
+    limit = _env_int("PROMOTER_GIT_LOW_SPEED_LIMIT", LOW_SPEED_LIMIT)
+    seconds = _env_int("PROMOTER_GIT_LOW_SPEED_TIME", LOW_SPEED_TIME)
+    if limit == 0 or seconds == 0:
+        return []
+    return [("http.lowSpeedLimit", str(limit)), ("http.lowSpeedTime", str(seconds))]
 
 
 class GitError(RuntimeError):
@@ -164,7 +199,7 @@ class Git:
         env["GIT_TRACE2"] = env["GIT_TRACE2_EVENT"] = env["GIT_TRACE2_PERF"] = "0"
         if self.credential is not None:
             env.pop("GIT_ASKPASS", None)  # our header is the answer; never prompt a helper
-        config = list(_BASE_CONFIG)
+        config = list(_BASE_CONFIG) + stall_config()
         if self.credential is not None and self.remote_url and is_http_url(self.remote_url):
             parts = urllib.parse.urlsplit(self.remote_url)
             origin = f"{parts.scheme}://{parts.netloc}/"

@@ -58,6 +58,12 @@ import click
 @click.option("--workdir", default=None, type=click.Path(file_okay=False),
               help="Check out here and keep it (default: a temporary directory).")
 @click.option("--output", type=click.Choice(["text", "json"]), default="text", show_default=True)
+@click.option("--dotenv", "dotenv", default=None, type=click.Path(dir_okay=False),
+              help="Write PROMOTER_STATUS/BRANCH/COMMIT/PR_URL/PR_NUMBER here (GitLab dotenv "
+                   "report; default: $PROMOTER_DOTENV when set).")
+@click.option("--no-ci-outputs", is_flag=True,
+              help="Do not write GITHUB_OUTPUT, GITHUB_STEP_SUMMARY, annotations or "
+                   "$PROMOTER_DOTENV (an explicit --dotenv is still written).")
 def command(
     repo: str,
     images: tuple[str, ...],
@@ -90,6 +96,8 @@ def command(
     author: str | None,
     workdir: str | None,
     output: str,
+    dotenv: str | None,
+    no_ci_outputs: bool,
 ) -> None:
     """Promote an image into a git repository: check out, edit, validate, commit, push.
 
@@ -131,11 +139,28 @@ def command(
         github_app_installation_id=github_app_installation_id,
     )
     result = promote(request)
+    _ci_outputs(result, dotenv, not no_ci_outputs, token_env, token_file)
     if output == "json":
         click.echo(json.dumps(result.to_json(), indent=2, sort_keys=True))
     else:
         _print_text(result)
     sys.exit(result.exit_code)
+
+
+def _ci_outputs(
+    result: object, dotenv: str | None, automatic: bool, token_env: str | None,
+    token_file: str | None,
+) -> None:
+    """GitHub step outputs/summary/annotations and the GitLab dotenv (promoter/report.py)."""
+    from promoter.promote import PromotionResult
+    from promoter.report import targets_from_env, token_secrets, write_ci_outputs
+
+    assert isinstance(result, PromotionResult)
+    targets = targets_from_env(dotenv=dotenv, automatic=automatic)
+    if targets == targets_from_env({}, automatic=False):
+        return  # nothing asked for
+    secrets = token_secrets(token_env=token_env, token_file=token_file)
+    write_ci_outputs(result, targets, secrets=secrets)
 
 
 def _print_text(result: object) -> None:
