@@ -1,14 +1,16 @@
-"""`promoter demo` (interim): runs set-image on a copy of the bundled example tree."""
+"""`promoter demo`, part 1: set-image on a copy of the bundled example tree (in-process, fast).
+
+The whole tour (sandbox, pull request, merge) runs as a subprocess in tests/test_demo.py.
+"""
 
 from __future__ import annotations
 
 import hashlib
 from pathlib import Path
 
-from click.testing import CliRunner
+import pytest
 
-from promoter.cli import main
-from promoter.commands.demo import example_tree
+from promoter.commands.demo import changed_lines, example_tree, part_set_image
 
 
 def _digest(tree: Path) -> str:
@@ -19,14 +21,22 @@ def _digest(tree: Path) -> str:
     return h.hexdigest()
 
 
-def test_demo_runs_on_a_copy() -> None:
+def test_set_image_part_edits_a_copy_and_shows_changed_lines(
+    tmp_path: Path, capsys: pytest.CaptureFixture[str]
+) -> None:
     before = _digest(example_tree())
-    result = CliRunner().invoke(main, ["demo"])
-    assert result.exit_code == 0, result.output
-    out = result.stdout
+    part_set_image(tmp_path, "ghcr.io/acme/web:1.10")
+    out = capsys.readouterr().out
     assert "7 changes in 5 files" in out
     assert "+      tag: \"1.10\" # {\"$imagepolicy\": \"flux-system:web:tag\"}" in out
     assert "note: digest removed" in out
     assert "already up to date: 6 pins" in out
-    assert "envoy" not in out.split("--- a/")[0]  # the proxy image is not touched
+    assert "envoy" not in out  # the proxy image is not touched
     assert _digest(example_tree()) == before
+    copy = tmp_path / "shop" / "clusters" / "staging" / "web-helmrelease.yaml"
+    assert b'tag: "1.10" # {"$imagepolicy": "flux-system:web:tag"}\r\n' in copy.read_bytes()
+
+
+def test_changed_lines_keeps_file_names_and_changed_lines_only() -> None:
+    diff = ("--- a/x.yaml\n+++ b/x.yaml\n@@ -1,3 +1,3 @@\n a: 1\n-b: 2\r\n+b: 3\r\n c: 4\n")
+    assert changed_lines(diff) == ["  x.yaml", "    -b: 2", "    +b: 3"]
