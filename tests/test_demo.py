@@ -123,3 +123,22 @@ def test_ctrl_c_stops_cleanly(tmp_path: Path) -> None:
     assert proc.returncode == 130, out + err
     assert "interrupted" in err and "Traceback" not in out + err
     assert os.listdir(tmp_path / "tmp") == []
+
+
+@pytest.mark.skipif(sys.platform == "win32", reason="a POSIX shell script stands in for git")
+def test_too_old_git_is_explained_after_part_one(tmp_path: Path) -> None:
+    real = shutil.which("git")
+    assert real
+    shim = tmp_path / "bin" / "git"
+    shim.parent.mkdir()
+    shim.write_text(f'#!/bin/sh\n[ "$1" = --version ] && echo "git version 2.34.1" && exit 0\n'
+                    f'exec "{real}" "$@"\n')
+    shim.chmod(0o755)
+    env = fresh_env(tmp_path)
+    env["PATH"] = f"{shim.parent}{os.pathsep}{env['PATH']}"
+    proc = subprocess.run(RUN, capture_output=True, text=True, env=env, timeout=60)
+    assert proc.returncode == 1
+    assert "7 changes in 5 files" in proc.stdout and "== 2." not in proc.stdout
+    assert "needs git 2.38 or newer" in proc.stderr and "2.34.1" in proc.stderr
+    assert "Traceback" not in proc.stdout + proc.stderr
+    assert os.listdir(tmp_path / "tmp") == []

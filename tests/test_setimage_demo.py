@@ -40,3 +40,12 @@ def test_set_image_part_edits_a_copy_and_shows_changed_lines(
 def test_changed_lines_keeps_file_names_and_changed_lines_only() -> None:
     diff = ("--- a/x.yaml\n+++ b/x.yaml\n@@ -1,3 +1,3 @@\n a: 1\n-b: 2\r\n+b: 3\r\n c: 4\n")
     assert changed_lines(diff) == ["  x.yaml", "    -b: 2", "    +b: 3"]
+
+
+def test_git_version_parsing() -> None:
+    from promoter.commands.demo import MIN_GIT, git_version
+
+    assert git_version("git version 2.39.5\n") == (2, 39)
+    assert git_version("git version 2.34.1") == (2, 34) and (2, 34) < MIN_GIT
+    assert git_version("git version 2.45.2.windows.1") == (2, 45)
+    assert git_version("") is None

@@ -84,6 +84,7 @@ def command(image: str, keep: bool) -> None:
     try:
         with _no_proxy_for_localhost():
             part_set_image(work, image)
+            check_git()
             part_forge(work, token)
         part_next()
     except KeyboardInterrupt:
@@ -158,6 +159,32 @@ def part_set_image(work: Path, image: str) -> None:
 
 
 # ------------------------------------------------------------------ part 2: the forge
+
+MIN_GIT = (2, 38)  # the sandbox decides mergeability with `git merge-tree --write-tree`
+
+
+def git_version(text: str) -> tuple[int, int] | None:
+    """(major, minor) from ``git --version`` output, e.g. ``git version 2.39.5``."""
+    m = re.search(r"(\d+)\.(\d+)", text)
+    return (int(m.group(1)), int(m.group(2))) if m else None
+
+
+def check_git() -> None:
+    """Say plainly when git is missing or too old for the sandbox, before starting it."""
+    import subprocess
+
+    if shutil.which("git") is None:
+        raise DemoError("git is not on PATH: install git (2.38 or newer) for the rest of the "
+                        "tour; promoter runs the git command line")
+    proc = subprocess.run(["git", "--version"], capture_output=True, text=True, check=False)
+    found = git_version(proc.stdout)
+    if found is None or found < MIN_GIT:
+        raise DemoError(
+            f"the local GitHub sandbox needs git {MIN_GIT[0]}.{MIN_GIT[1]} or newer (it merges "
+            f"with `git merge-tree --write-tree`); found {proc.stdout.strip() or 'no version'}: "
+            "install a newer git for the rest of the tour"
+        )
+
 
 
 @dataclass(frozen=True, slots=True)
