@@ -333,6 +333,19 @@ def test_write_atomic_writes_through_a_symlink(tmp_path: Path) -> None:
     assert stat.S_IMODE(real.stat().st_mode) == 0o600
 
 
+def test_write_atomic_durable_and_never_reuses_an_existing_temporary(tmp_path: Path) -> None:
+    from promoter.yamledit import engine
+
+    path = tmp_path / "f.yaml"
+    path.write_bytes(b"old\n")
+    squatter = tmp_path / f".f.yaml.{os.getpid()}-{engine._counter[0] + 1}.promoter-tmp"
+    squatter.write_bytes(b"not ours\n")
+    write_atomic(str(path), b"new\n", durable=True)
+    assert path.read_bytes() == b"new\n"
+    assert squatter.read_bytes() == b"not ours\n"
+    assert sorted(p.name for p in tmp_path.iterdir()) == [squatter.name, "f.yaml"]
+
+
 def test_write_atomic_new_file_gets_default_mode(tmp_path: Path) -> None:
     path = tmp_path / "new.yaml"
     write_atomic(path, b"a: 1\n")

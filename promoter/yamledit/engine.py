@@ -13,7 +13,6 @@ import codecs
 import contextlib
 import os
 from collections.abc import Sequence as Seq
-from pathlib import Path
 from typing import Any
 
 from promoter.yamledit.model import (
@@ -209,22 +208,32 @@ def encode(pf: ParsedFile, text: str) -> bytes:
     return bom + data
 
 
-def write_atomic(path: Path, data: bytes) -> None:
+def write_atomic(path: str | os.PathLike[str], data: bytes, *, durable: bool = False) -> None:
     """Replace ``path``'s content with ``data`` atomically.
 
-    A temporary file in the same directory is written, fsynced, given the
-    original's mode (and owner where permitted) and renamed over it. A
-    symlink is not replaced: its resolved target is written (the caller
-    checks that the target stays inside the tree).
-    """
-    import tempfile
+    A temporary file in the same directory is written, given the original's
+    mode (and owner where permitted) and renamed over it, so a reader sees the
+    old bytes or the new ones, never a half-written file. A symlink is not
+    replaced: its resolved target is written (the caller checks that the target
+    stays inside the tree).
 
-    target = Path(os.path.realpath(path)) if path.is_symlink() else path
+    ``durable=True`` also fsyncs the file before the rename and its directory
+    after, so the new content survives a power cut. It is off by default: an
+    edit by promoter is made durable by the git commit that follows it (git
+    fsyncs its objects), an interrupted run is simply run again, and the two
+    fsyncs cost ~3 ms per file -- most of the time of a large ``set-image``.
+
+    (``os`` only, no ``pathlib``/``tempfile``: their imports cost every run ~6 ms.)
+    """
+    target = os.fspath(path)
+    if os.path.islink(target):
+        target = os.path.realpath(target)
     try:
-        st: os.stat_result | None = target.stat()
+        st: os.stat_result | None = os.stat(target)
     except FileNotFoundError:
         st = None
-    fd, tmp = tempfile.mkstemp(prefix=f".{target.name}.", suffix=".promoter-tmp", dir=target.parent)
+    directory, base = os.path.split(target)
+    fd, tmp = _temporary(directory, base)
     try:
         with os.fdopen(fd, "wb") as f:
             f.write(data)
@@ -235,19 +244,43 @@ def write_atomic(path: Path, data: bytes) -> None:
                 os.fchmod(f.fileno(), 0o666 & ~umask)
             else:
                 os.fchmod(f.fileno(), st.st_mode & 0o7777)
-                if hasattr(os, "fchown"):
+                if hasattr(os, "fchown") and (st.st_uid, st.st_gid) != _owner(f.fileno()):
                     with contextlib.suppress(PermissionError):
                         os.fchown(f.fileno(), st.st_uid, st.st_gid)
-            os.fsync(f.fileno())
+            if durable:
+                os.fsync(f.fileno())
         os.replace(tmp, target)
     except BaseException:
         with contextlib.suppress(FileNotFoundError):
             os.unlink(tmp)
         raise
-    _fsync_dir(target.parent)
+    if durable:
+        _fsync_dir(directory or ".")
 
 
-def _fsync_dir(directory: Path) -> None:
+_counter = [0]
+
+
+def _temporary(directory: str, base: str) -> tuple[int, str]:
+    """A new file ``.<base>.<pid>-<n>.promoter-tmp`` beside the target, opened 0600 (like
+    ``tempfile.mkstemp``: O_EXCL, so an existing file is never reused)."""
+    flags = os.O_WRONLY | os.O_CREAT | os.O_EXCL | getattr(os, "O_CLOEXEC", 0)
+    flags |= getattr(os, "O_BINARY", 0) | getattr(os, "O_NOFOLLOW", 0)
+    while True:
+        _counter[0] += 1
+        tmp = os.path.join(directory, f".{base}.{os.getpid()}-{_counter[0]}.promoter-tmp")
+        try:
+            return os.open(tmp, flags, 0o600), tmp
+        except FileExistsError:
+            continue
+
+
+def _owner(fd: int) -> tuple[int, int]:
+    st = os.fstat(fd)
+    return st.st_uid, st.st_gid
+
+
+def _fsync_dir(directory: str) -> None:
     # Makes the rename durable; not possible everywhere (Windows), so best effort.
     try:
         fd = os.open(directory, os.O_RDONLY)

@@ -53,6 +53,7 @@ _TIMESTAMP = re.compile(
 # flow indicators a plain scalar may not contain inside [...] or {...}.
 _LEADING = frozenset("-?:,[]{}#&*!|>'\"%@`")
 _FLOW = frozenset(",[]{}")
+_FLOW_STOP = frozenset(",?[]{}")
 _BLANK = " \t"
 
 
@@ -96,8 +97,10 @@ def _valid_plain(value: str, context: Context) -> bool:
         return False  # document markers when the value starts a line
     if ": " in value or ":\t" in value or " #" in value or "\t#" in value:
         return False
-    if context == "flow" and (any(c in _FLOW for c in value) or ":" in value):
-        return False  # ':' next to a flow indicator ends the key: keep it simple
+    if context == "flow" and (any(c in _FLOW_STOP for c in value) or ":" in value):
+        # ':' next to a flow indicator ends the key, and PyYAML ends a plain scalar
+        # at '?' inside [...] or {...}: keep it simple
+        return False
     return value.isprintable() and "\ufeff" not in value
 
 
