@@ -10,6 +10,8 @@ Reuse them from any test module (pytest finds this file automatically):
   repository ``srv/acme/manifests.git`` with one commit on ``main`` holding those
   files; ``repos.commit(...)`` adds a commit to a branch; ``repos.read(...)``
   reads a file at a ref; ``repos.file_url(...)`` is its ``file://`` URL.
+* (autouse) ``GITHUB_OUTPUT``, ``GITHUB_STEP_SUMMARY`` and ``PROMOTER_DOTENV`` are
+  removed from the environment of every test (CI outputs of promoter/report.py).
 * ``sandbox`` -- a running :class:`promoter.sandbox.server.Sandbox` serving
   ``repos.root`` with auth on (token ``SANDBOX_TOKEN``); ``sandbox.repo_url("acme/manifests")``.
 
@@ -158,6 +160,14 @@ class RepoFactory:
             "for-each-ref", "--format=%(refname:short)", "refs/heads", cwd=self.path(name)
         )
         return out.split()
+
+
+@pytest.fixture(autouse=True)
+def _no_ci_output_files(monkeypatch: pytest.MonkeyPatch) -> None:
+    """When the suite itself runs in GitHub Actions/GitLab CI, promotions made by tests
+    must not append to the real job's step outputs, summary or dotenv report."""
+    for name in ("GITHUB_OUTPUT", "GITHUB_STEP_SUMMARY", "PROMOTER_DOTENV"):
+        monkeypatch.delenv(name, raising=False)
 
 
 @pytest.fixture
