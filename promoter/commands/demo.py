@@ -1,19 +1,26 @@
 """``promoter demo``: the one-command tour, offline, with nothing but Python and git.
 
-Four sections, a few seconds in all:
+Sections 1-6 and "What next", a few seconds in all:
 
 1. ``set-image`` on a copy of the bundled example tree (``promoter/examples/shop``):
-   what changed, the changed lines, and a rerun that changes nothing;
+   the summary, the changed lines, and a rerun that changes nothing;
 2. a local forge: the sandbox (``promoter.sandbox.app.build_sandbox``) started in
    this process on 127.0.0.1 (ephemeral port, random token that is never printed),
    with a bare repository ``acme/gitops`` holding the example tree on ``main``;
 3. a real promotion through :func:`promoter.promote` -- the code path of
    ``promoter promote`` -- with ``--forge github`` against the sandbox's
    ``/api/v3``, the token read from ``PROMOTER_TOKEN``: a pull request for
-   ``staging`` with a label and auto-merge (squash); the same promotion again
-   (up to date, the same PR); a newer version (the same PR, updated); then the PR
-   merged through the API, as a person pressing "merge" would, and ``main``'s file;
-4. what to try next.
+   ``staging`` (``clusters/staging``) with a label and auto-merge (squash);
+4. the same promotion again: up to date, the same PR;
+5. a newer version: the same PR, updated;
+6. the PR merged through the REST API, as a person pressing "merge" would, and the
+   line of ``main`` that now pins the new tag.
+
+Exit 0 when every step did what it shows; 1 with a one-line reason on stderr
+(never a traceback) when one did not, e.g. git missing or older than 2.38 (the
+sandbox's ``git merge-tree --write-tree``), checked after part 1; 130 on Ctrl-C.
+The sandbox is stopped and the temporary directory removed on every way out
+(``--keep`` keeps the directory and prints its path).
 
 Choices: the promotion reads its variables from a mapping built here (only
 ``PROMOTER_TOKEN``), not from the caller's environment, so the tour behaves the
