@@ -5,7 +5,9 @@ What the run tells machines and people besides ``--output text|json``
 
 * **GitHub Actions** -- when ``GITHUB_OUTPUT`` is set, the step outputs ``status``,
   ``branch``, ``commit``, ``pr-url``, ``pr-number``, ``changed-files`` (JSON list)
-  and ``edits`` (JSON list of ``{file, line, path, old, new}``) are appended, each
+  and ``edits`` (JSON list of ``{file, line, path, old, new}``; both describe the
+  promotion's change against the base, so a rerun that finds the promotion branch
+  already up to date still lists them) are appended, each
   in the ``name<<DELIMITER`` form with a random delimiter that does not occur in the
   value, so no value can end its own entry and smuggle in another output. When
   ``GITHUB_STEP_SUMMARY`` is set, a markdown summary is appended: status, pull

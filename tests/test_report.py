@@ -146,7 +146,10 @@ def test_github_outputs_and_summary_from_a_real_promotion(env: Env) -> None:
     # A rerun appends (the runner gives each step its own files; appending is the contract).
     again = env.run("--forge", "github", env=ci)
     assert again.returncode == 0, again.stderr
-    assert parse_github_output((env.tmp / "output").read_text())["status"] == "up-to-date"
+    rerun = parse_github_output((env.tmp / "output").read_text())  # later entries win
+    assert rerun["status"] == "up-to-date" and rerun["pr-number"] == "1"
+    # the promotion's change against the base, though nothing was pushed this time
+    assert json.loads(rerun["changed-files"]) == [VALUES]
     assert (env.tmp / "summary").read_text().count("### promoter:") == 2
 
 

@@ -153,12 +153,12 @@ def _ci_outputs(
 ) -> None:
     """GitHub step outputs/summary/annotations and the GitLab dotenv (promoter/report.py)."""
     from promoter.promote import PromotionResult
-    from promoter.report import targets_from_env, token_secrets, write_ci_outputs
+    from promoter.report import CiTargets, targets_from_env, token_secrets, write_ci_outputs
 
     assert isinstance(result, PromotionResult)
     targets = targets_from_env(dotenv=dotenv, automatic=automatic)
-    if targets == targets_from_env({}, automatic=False):
-        return  # nothing asked for
+    if targets == CiTargets():
+        return  # not in CI and nothing asked for
     secrets = token_secrets(token_env=token_env, token_file=token_file)
     write_ci_outputs(result, targets, secrets=secrets)
 
