@@ -552,6 +552,21 @@ def set_image(
     """
     if durable is None:
         durable = os.environ.get("PROMOTER_FSYNC", "") not in ("", "0")
+    from promoter.yamledit.parse import no_gc
+
+    with no_gc():  # a run allocates many small objects and no cycles worth collecting
+        return _set_image(paths, images, keys, add, dry_run, diff, durable)
+
+
+def _set_image(
+    paths: Sequence[str | os.PathLike[str]],
+    images: Iterable[str | ImageRef],
+    keys: Iterable[str],
+    add: bool,
+    dry_run: bool,
+    diff: bool,
+    durable: bool,
+) -> SetImageResult:
     if not paths:
         raise UsageError("no PATH given: name the files or directories to edit")
     request = build_request(images, keys, add)
