@@ -2,14 +2,18 @@
 
 Everything is the ``git`` command line with argument lists (never a shell),
 so a merge in the sandbox is a real merge: ``git merge-tree --write-tree``
-decides mergeability (git >= 2.38), ``git commit-tree`` makes merge / squash /
-rebase commits and ``git update-ref <ref> <new> <old>`` moves the base branch
-only if nobody moved it meanwhile (compare-and-swap, like the real services).
+decides mergeability (git >= 2.38; an older git gets the same verdict from a
+three-way ``git read-tree`` in a private index, see ``_index_merge``),
+``git commit-tree`` makes merge / squash / rebase commits and
+``git update-ref <ref> <new> <old>`` moves the base branch only if nobody
+moved it meanwhile (compare-and-swap, like the real services).
 """
 
 from __future__ import annotations
 
+import functools
 import os
+import re
 import subprocess
 import tempfile
 from dataclasses import dataclass
@@ -174,8 +178,27 @@ def diff_stat(repo: Path, base: str, head: str) -> DiffStat:
     return DiffStat(tuple(files), adds, dels)
 
 
+MERGE_TREE_GIT = (2, 38)  # first git with ``git merge-tree --write-tree``
+# None: probe the installed git; tests set False to run the older-git path with real git.
+USE_MERGE_TREE: bool | None = None
+
+
+@functools.lru_cache(maxsize=1)
+def git_version() -> tuple[int, int]:
+    """(major, minor) of the ``git`` on PATH; (0, 0) when its answer cannot be read."""
+    proc = subprocess.run(["git", "--version"], capture_output=True, env=_env(), check=False)
+    found = re.search(rb"(\d+)\.(\d+)", proc.stdout)
+    return (int(found[1]), int(found[2])) if found else (0, 0)
+
+
 def merge_check(repo: Path, base: str, head: str) -> MergeCheck:
-    """Would merging head into base conflict? ``git merge-tree --write-tree`` (no work tree)."""
+    """Would merging head into base conflict? No work tree is touched.
+
+    ``git merge-tree --write-tree`` where git has it (2.38+), else ``_index_merge``.
+    """
+    use = USE_MERGE_TREE if USE_MERGE_TREE is not None else git_version() >= MERGE_TREE_GIT
+    if not use:
+        return _index_merge(repo, base, head)
     proc = run(repo, "merge-tree", "--write-tree", "--name-only", base, head, check=False)
     lines = proc.stdout.decode().splitlines()
     if proc.returncode == 0:
@@ -192,6 +215,81 @@ def merge_check(repo: Path, base: str, head: str) -> MergeCheck:
         f"git merge-tree failed in {repo} for {base}..{head}: "
         f"{proc.stderr.decode(errors='replace').strip()}"
     )
+
+
+_REGULAR = ("100644", "100755")
+
+
+def _index_merge(repo: Path, base: str, head: str) -> MergeCheck:
+    """``merge_check`` for git older than 2.38: a three-way merge in a private index.
+
+    ``git read-tree -m --aggressive`` resolves what one side alone changed; each
+    path both sides changed gets a content merge (``git merge-file``) as
+    ``merge-tree`` would. Differences from ``merge-tree`` (ort): no rename
+    detection (a rename on one side and an edit on the other conflicts here), and
+    for criss-cross histories the best single merge base instead of a virtual one.
+    """
+    bases = run(repo, "merge-base", base, head, check=False).stdout.decode().split()
+    if not bases:
+        raise GitError(
+            f"git merge-base found no common commit in {repo} for {base}..{head}: "
+            "refusing to merge unrelated histories"
+        )
+    with tempfile.TemporaryDirectory(prefix="sandbox-merge-") as tmp:
+        env = {"GIT_INDEX_FILE": str(Path(tmp) / "index")}
+        run(repo, "read-tree", "-i", "-m", "--aggressive", bases[0], base, head, env=env)
+        stages: dict[str, dict[int, tuple[str, str]]] = {}
+        listing = run(repo, "ls-files", "-u", "-z", env=env).stdout.decode()
+        for entry in filter(None, listing.split("\0")):
+            info, _, name = entry.partition("\t")
+            mode, sha, stage = info.split()
+            stages.setdefault(name, {})[int(stage)] = (mode, sha)
+        conflicts: list[str] = []
+        resolved: list[str] = []
+        for name, staged in sorted(stages.items()):
+            merged = _merge_entry(repo, Path(tmp), staged)
+            if merged is None:
+                conflicts.append(name)
+            else:
+                resolved += [f"0 {ZERO_SHA}\t{name}", f"{merged[0]} {merged[1]}\t{name}"]
+        if conflicts:
+            return MergeCheck(False, None, tuple(conflicts))
+        if resolved:
+            text = "".join(line + "\n" for line in resolved)
+            run(repo, "update-index", "--index-info", input_bytes=text.encode(), env=env)
+        return MergeCheck(True, run(repo, "write-tree", env=env).stdout.decode().strip())
+
+
+def _merge_entry(
+    repo: Path, tmp: Path, entry: dict[int, tuple[str, str]]
+) -> tuple[str, str] | None:
+    """(mode, blob) of one path both sides changed, or None when it conflicts."""
+    ours, theirs, orig = entry.get(2), entry.get(3), entry.get(1)
+    if ours is None or theirs is None:
+        return None  # modified on one side, deleted on the other
+    if ours == theirs:
+        return ours
+    base_mode, base_sha = orig if orig else (None, None)
+    if ours[0] == theirs[0] or theirs[0] == base_mode:
+        mode = ours[0]
+    elif ours[0] == base_mode:
+        mode = theirs[0]
+    else:
+        return None  # both sides changed the mode differently
+    if ours[1] == theirs[1]:
+        return mode, ours[1]
+    if ours[0] not in _REGULAR or theirs[0] not in _REGULAR:
+        return None  # symlinks and submodules merge only when one side kept them
+    files = []
+    for label, sha in (("ours", ours[1]), ("base", base_sha), ("theirs", theirs[1])):
+        file = tmp / label
+        file.write_bytes(run(repo, "cat-file", "blob", sha).stdout if sha else b"")
+        files.append(str(file))
+    proc = run(repo, "merge-file", "-p", *files, check=False)
+    if proc.returncode != 0:
+        return None  # conflicting hunks (exit = their count) or a binary file (exit 255)
+    blob = run(repo, "hash-object", "-w", "--stdin", input_bytes=proc.stdout)
+    return mode, blob.stdout.decode().strip()
 
 
 def commit_tree(
