@@ -125,20 +125,40 @@ def test_ctrl_c_stops_cleanly(tmp_path: Path) -> None:
     assert os.listdir(tmp_path / "tmp") == []
 
 
-@pytest.mark.skipif(sys.platform == "win32", reason="a POSIX shell script stands in for git")
-def test_too_old_git_is_explained_after_part_one(tmp_path: Path) -> None:
+def old_git(tmp_path: Path, version: str) -> dict[str, str]:
+    """A fresh environment whose ``git`` says ``version`` and, like git < 2.38, knows no
+    ``merge-tree --write-tree``; everything else is the real git."""
     real = shutil.which("git")
     assert real
     shim = tmp_path / "bin" / "git"
     shim.parent.mkdir()
-    shim.write_text(f'#!/bin/sh\n[ "$1" = --version ] && echo "git version 2.34.1" && exit 0\n'
-                    f'exec "{real}" "$@"\n')
+    shim.write_text(
+        f'#!/bin/sh\n[ "$1" = --version ] && echo "git version {version}" && exit 0\n'
+        'for a in "$@"; do [ "$a" = --write-tree ] && echo "usage: old git" >&2 && exit 129\n'
+        f'done\nexec "{real}" "$@"\n')
     shim.chmod(0o755)
     env = fresh_env(tmp_path)
     env["PATH"] = f"{shim.parent}{os.pathsep}{env['PATH']}"
+    return env
+
+
+@pytest.mark.skipif(sys.platform == "win32", reason="a POSIX shell script stands in for git")
+def test_git_without_merge_tree_write_tree_runs_the_whole_tour(tmp_path: Path) -> None:
+    """Ubuntu 22.04's git 2.34: the sandbox merges without ``merge-tree --write-tree``."""
+    env = old_git(tmp_path, "2.34.1")
+    proc = subprocess.run(RUN, capture_output=True, text=True, env=env, timeout=120)
+    assert proc.returncode == 0, proc.stdout + proc.stderr
+    assert "pull request #1 updated" in section(proc.stdout, 5)
+    assert "Promote ghcr.io/acme/web to 1.5.1 in staging (#1)" in section(proc.stdout, 6)
+    assert os.listdir(tmp_path / "tmp") == []
+
+
+@pytest.mark.skipif(sys.platform == "win32", reason="a POSIX shell script stands in for git")
+def test_too_old_git_is_explained_after_part_one(tmp_path: Path) -> None:
+    env = old_git(tmp_path, "2.30.2")
     proc = subprocess.run(RUN, capture_output=True, text=True, env=env, timeout=60)
     assert proc.returncode == 1
     assert "7 changes in 5 files" in proc.stdout and "== 2." not in proc.stdout
-    assert "needs git 2.38 or newer" in proc.stderr and "2.34.1" in proc.stderr
+    assert "needs git 2.31 or newer" in proc.stderr and "2.30.2" in proc.stderr
     assert "Traceback" not in proc.stdout + proc.stderr
     assert os.listdir(tmp_path / "tmp") == []

@@ -17,8 +17,11 @@ Sections 1-6 and "What next", a few seconds in all:
    line of ``main`` that now pins the new tag.
 
 Exit 0 when every step did what it shows; 1 with a one-line reason on stderr
-(never a traceback) when one did not, e.g. git missing or older than 2.38 (the
-sandbox's ``git merge-tree --write-tree``), checked after part 1; 130 on Ctrl-C.
+(never a traceback) when one did not, e.g. git missing or older than 2.31 (promoter
+hands git its settings and the token as environment config, ``GIT_CONFIG_COUNT``),
+checked after part 1; 130 on Ctrl-C. The sandbox merges with
+``git merge-tree --write-tree`` from git 2.38 on and with a three-way merge in a
+private index before that (``promoter.sandbox.bare``).
 The sandbox is stopped and the temporary directory removed on every way out
 (``--keep`` keeps the directory and prints its path).
 
@@ -172,7 +175,9 @@ def part_set_image(work: Path, image: str) -> None:
 
 # ------------------------------------------------------------------ part 2: the forge
 
-MIN_GIT = (2, 38)  # the sandbox decides mergeability with `git merge-tree --write-tree`
+# promoter passes settings and the token to git as environment config (GIT_CONFIG_COUNT,
+# git 2.31); the sandbox's merges work on older git too (bare.py's fallback).
+MIN_GIT = (2, 31)
 
 
 def git_version(text: str) -> tuple[int, int] | None:
@@ -182,18 +187,19 @@ def git_version(text: str) -> tuple[int, int] | None:
 
 
 def check_git() -> None:
-    """Say plainly when git is missing or too old for the sandbox, before starting it."""
+    """Say plainly when git is missing or too old for the promotion, before the sandbox."""
     import subprocess
 
     if shutil.which("git") is None:
-        raise DemoError("git is not on PATH: install git (2.38 or newer) for the rest of the "
+        raise DemoError("git is not on PATH: install git (2.31 or newer) for the rest of the "
                         "tour; promoter runs the git command line")
     proc = subprocess.run(["git", "--version"], capture_output=True, text=True, check=False)
     found = git_version(proc.stdout)
     if found is None or found < MIN_GIT:
         raise DemoError(
-            f"the local GitHub sandbox needs git {MIN_GIT[0]}.{MIN_GIT[1]} or newer (it merges "
-            f"with `git merge-tree --write-tree`); found {proc.stdout.strip() or 'no version'}: "
+            f"the promotion needs git {MIN_GIT[0]}.{MIN_GIT[1]} or newer (promoter passes its "
+            "settings and the token to git as GIT_CONFIG_COUNT environment config); found "
+            f"{proc.stdout.strip() or 'no version'}: "
             "install a newer git for the rest of the tour"
         )
 
