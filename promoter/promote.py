@@ -489,17 +489,24 @@ def _record_edits(ctx: _Ctx, res: Result) -> list[str]:
     return [_relative(ws, f) for f in res.changed_files]
 
 
-def _check_edit(ctx: _Ctx, res: Result) -> None:
+def _in_checkout(ws: Workspace, text: str) -> str:
+    """``text`` with the checkout's directory taken off the paths it names."""
+    return text.replace(str(ws.path.resolve()) + "/", "").replace(str(ws.path) + "/", "")
+
+
+def _edit(ctx: _Ctx) -> tuple[Result, list[str]]:
+    """Edit the checkout: (edit result, changed files relative to the repository).
+
+    A file that cannot be edited, or nothing under the paths pinning the images,
+    raises ``PromotionError``.
+    """
+    res = apply_edit(ctx.ws, ctx.request, dry_run=False)
     if res.errors:
-        details = "; ".join(
-            str(e).replace(str(ctx.ws.path.resolve()) + "/", "").replace(str(ctx.ws.path) + "/", "")
-            for e in res.errors
-        )
+        details = "; ".join(_in_checkout(ctx.ws, str(e)) for e in res.errors)
         raise PromotionError(f"cannot edit the manifests: {details}")
-
-
-def _nothing_pinned(ctx: _Ctx, res: Result) -> bool:
-    return not res.edits and not getattr(res, "up_to_date", None)
+    if not res.edits and not getattr(res, "up_to_date", None):
+        raise _not_found_error(ctx)
+    return res, _record_edits(ctx, res)
 
 
 def _not_found_error(ctx: _Ctx) -> PromotionError:
@@ -518,13 +525,11 @@ def _validate(ctx: _Ctx, changed: list[str]) -> None:
     if findings is None:
         ctx.result.messages.append("validation skipped: promoter.validate is not available")
         return
-    root = str(ctx.ws.path.resolve()) + "/"
-    root2 = str(ctx.ws.path) + "/"
     items = []
     for f in findings:
         item = asdict(f) if hasattr(f, "__dataclass_fields__") else {"message": str(f)}
         if isinstance(item.get("file"), str):
-            item["file"] = item["file"].replace(root, "").replace(root2, "")
+            item["file"] = _in_checkout(ctx.ws, item["file"])
         items.append(item)
     ctx.result.findings = items
     errors = [i for i in items if i.get("severity") == "error"]
@@ -538,11 +543,7 @@ def _validate(ctx: _Ctx, changed: list[str]) -> None:
 def _dry_run(ctx: _Ctx) -> None:
     # Edit the throw-away checkout for real so that `git diff` gives repository-relative
     # paths; nothing is committed or pushed.
-    res = apply_edit(ctx.ws, ctx.request, dry_run=False)
-    _check_edit(ctx, res)
-    if _nothing_pinned(ctx, res):
-        raise _not_found_error(ctx)
-    _record_edits(ctx, res)
+    res, _ = _edit(ctx)
     ctx.result.diff = ctx.ws.git.run("diff", "--no-color", "--no-ext-diff").stdout
     ctx.result.status = "dry-run"
     ctx.result.attempts = 1
@@ -564,11 +565,7 @@ def _push_mode(ctx: _Ctx) -> None:
         if attempt > 1:
             ws.fetch_base()
             ws.reset(f"refs/remotes/origin/{request.base}")
-        res = apply_edit(ws, request, dry_run=False)
-        _check_edit(ctx, res)
-        if _nothing_pinned(ctx, res):
-            raise _not_found_error(ctx)
-        changed = _record_edits(ctx, res)
+        res, changed = _edit(ctx)
         if not res.edits:
             result.status = "up-to-date"
             result.commit = ws.head()
@@ -653,11 +650,7 @@ def _pr_mode(ctx: _Ctx) -> None:
             if outcome == "applied":
                 subject = ws.subject(sha)
                 result.messages.append(f"kept commit {sha[:12]} {subject!r} (not promoter's)")
-        res = apply_edit(ws, request, dry_run=False)
-        _check_edit(ctx, res)
-        if _nothing_pinned(ctx, res):
-            raise _not_found_error(ctx)
-        changed = _record_edits(ctx, res)
+        res, changed = _edit(ctx)
         _validate(ctx, changed)
         if res.edits:
             ws.commit(result.message)
