@@ -46,6 +46,6 @@ def test_git_version_parsing() -> None:
     from promoter.commands.demo import MIN_GIT, git_version
 
     assert git_version("git version 2.39.5\n") == (2, 39)
-    assert git_version("git version 2.34.1") == (2, 34) and (2, 34) < MIN_GIT
+    assert git_version("git version 2.34.1") == (2, 34) and (2, 30) < MIN_GIT <= (2, 34)
     assert git_version("git version 2.45.2.windows.1") == (2, 45)
     assert git_version("") is None
