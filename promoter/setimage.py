@@ -29,9 +29,9 @@ from __future__ import annotations
 
 import os
 import sys
-from collections.abc import Iterable, Sequence
+from collections.abc import Callable, Iterable, Sequence
 from dataclasses import dataclass, field
-from typing import NamedTuple
+from typing import TYPE_CHECKING, NamedTuple
 
 from promoter.imageref import ImageRef, InvalidReference, parse
 from promoter.targets.base import Request
@@ -45,6 +45,9 @@ from promoter.yamledit.model import (
     SetScalar,
     format_path,
 )
+
+if TYPE_CHECKING:
+    from promoter.prefilter import Run
 
 YAML_SUFFIXES = (".yaml", ".yml")
 YAML_NAMES = frozenset({"Kustomization"})
@@ -263,8 +266,13 @@ def _inside(path: str, root: str) -> bool:
     return path == root or path.startswith(root.rstrip(os.sep) + os.sep)
 
 
-def discover(paths: Sequence[str | os.PathLike[str]]) -> tuple[list[Candidate], list[str]]:
-    """Files to look at, in a stable order, and warnings about skipped symlinks."""
+def discover(
+    paths: Sequence[str | os.PathLike[str]], on_found: Callable[[Candidate], None] | None = None
+) -> tuple[list[Candidate], list[str]]:
+    """Files to look at, in a stable order, and warnings about skipped symlinks.
+
+    ``on_found`` is called with each file as soon as it is listed (the grep pre-filter
+    starts on the first ones while the walk goes on)."""
     found: list[Candidate] = []
     warnings: list[str] = []
     seen: set[str] = set()
@@ -278,7 +286,10 @@ def discover(paths: Sequence[str | os.PathLike[str]]) -> tuple[list[Candidate], 
                 return
         if real not in seen:
             seen.add(real)
-            found.append(Candidate(path, name))
+            cand = Candidate(path, name)
+            found.append(cand)
+            if on_found is not None:
+                on_found(cand)
 
     def walk(directory: str, shown: str, real_dir: str, root: str) -> None:
         try:
@@ -417,8 +428,45 @@ PARALLEL_MIN_FILES = 1000  # below this a fork costs more than it saves
 PARSE_WEIGHT = 60  # a file grep picked is parsed (~1 ms): it weighs as much as 60 reads
 
 
-def _prefilter(
-    cands: list[Candidate], request: Request, wanted: tuple[bytes, ...], result: SetImageResult
+def _preload() -> None:
+    """Import everything planning a file needs (PyYAML's C parser included, ~12 ms).
+
+    Done while grep runs, and always before forking workers, so that no worker
+    imports anything on its own."""
+    import yaml._yaml  # noqa: F401
+
+    import promoter.targets
+    import promoter.targets.addkey
+    import promoter.yamledit.engine
+    import promoter.yamledit.parse  # noqa: F401
+
+
+def _start_prefilter(
+    request: Request, wanted: tuple[bytes, ...]
+) -> tuple[Run | None, Callable[[Candidate], None] | None]:
+    """``(grep run, on_found)`` for :func:`discover`, or ``(None, None)`` without grep.
+
+    Files grep need not look at (every kustomization with ``--add``) are not given to it.
+    """
+    from promoter import prefilter
+
+    program = prefilter.grep_program()
+    if program is None:
+        return None, None
+    run = prefilter.Run(program, wanted)
+    add = run.add
+    if not request.add:
+        return run, lambda cand: add(cand.path)
+
+    def on_found(cand: Candidate) -> None:
+        if os.path.basename(cand.path) not in KUSTOMIZATION_NAMES:
+            add(cand.path)
+
+    return run, on_found
+
+
+def _prefiltered(
+    cands: list[Candidate], run: Run | None, result: SetImageResult
 ) -> tuple[list[Candidate], int]:
     """The candidates Python must read, and their weight in reads (for :func:`_workers`).
 
@@ -426,39 +474,38 @@ def _prefilter(
     rules out count as scanned. Python still applies :func:`worth_parsing` to every
     file it reads, so the files parsed are the same with or without grep.
     """
-    from promoter import prefilter
-
-    program = prefilter.grep_program() if len(cands) >= prefilter.MIN_FILES else None
-    if program is None:
+    if run is None:
         return cands, len(cands)
-    always = request.add  # --add parses every kustomization, whatever it contains
-    direct = [
-        i for i, c in enumerate(cands) if always and os.path.basename(c.path) in KUSTOMIZATION_NAMES
-    ]
-    skip = set(direct)
-    others = [c for i, c in enumerate(cands) if i not in skip] if direct else cands
-    paths = [c.path for c in others]
-    run = prefilter.Run(program, paths, wanted)
-    # import the engine while grep reads (it runs on other cores, or while we wait anyway)
-    import promoter.targets
-    import promoter.yamledit.engine
-    import promoter.yamledit.parse  # noqa: F401
-
-    hits = run.hits(paths)
-    result.files_scanned += len(others) - len(hits)
-    chosen = [others[i] for i in hits]
-    if direct:
-        keep = {c.path for c in chosen}.union(cands[i].path for i in direct)
-        chosen = [c for c in cands if c.path in keep]
+    run.finish()
+    if not run.children:  # too few files for grep: Python reads them all
+        return cands, len(cands)
+    _preload()  # while grep reads (it runs on other cores, or while we wait anyway)
+    given = run.paths
+    hits = run.hits()
+    result.files_scanned += len(given) - len(hits)
+    keep = {given[i] for i in hits}
+    if len(given) != len(cands):  # --add: kustomizations were not given to grep
+        keep.update(c.path for c in cands if os.path.basename(c.path) in KUSTOMIZATION_NAMES)
+    chosen = [c for c in cands if c.path in keep]
     return chosen, len(chosen) * PARSE_WEIGHT
 
 
+Outcome = list[tuple[_Planned, OSError | None]]  # planned files and how their write went
+
+
 def _plan_chunk(
-    cands: list[Candidate], request: Request, wanted: tuple[bytes, ...], diff: bool
-) -> tuple[list[_Planned], SetImageResult]:
+    cands: list[Candidate],
+    request: Request,
+    wanted: tuple[bytes, ...],
+    diff: bool,
+    write: bool,
+    durable: bool,
+) -> tuple[Outcome, SetImageResult]:
+    """Plan a share of the files, then (unless ``write`` is false) write it."""
     part = SetImageResult()
     planned = [p for p in (_process(c, request, wanted, diff, part) for c in cands) if p]
-    return planned, part
+    failures = _write_all(planned, durable) if write else [None] * len(planned)
+    return list(zip(planned, failures, strict=True)), part
 
 
 def _workers(n_files: int) -> int:
@@ -481,10 +528,14 @@ def _plan_all(
     diff: bool,
     result: SetImageResult,
     weight: int,
-) -> list[_Planned]:
-    """Plan every file; big trees are split over forked workers (reading and parsing are
-    CPU-bound Python). The parent does one share itself; a worker that fails for any
-    reason is redone in the parent, so the outcome never depends on forking."""
+    write: bool,
+    durable: bool,
+) -> Outcome:
+    """Plan and write every file; big trees are split over forked workers (reading and
+    parsing are CPU-bound Python). The parent does one share itself; each process writes
+    the files it planned. A worker that fails is redone in the parent, so the files and
+    the report never depend on forking (only a worker killed while writing could leave
+    some of its files written and then reported as up to date by the redo)."""
     n = _workers(weight)
     size = max(1, -(-len(cands) // n))
     chunks = [cands[i : i + size] for i in range(0, len(cands), size)] or [[]]
@@ -492,10 +543,7 @@ def _plan_all(
     if len(chunks) > 1:
         import pickle
 
-        # import what the workers need before forking, so no child imports anything
-        import promoter.targets
-        import promoter.yamledit.engine
-        import promoter.yamledit.parse  # noqa: F401
+        _preload()  # before forking, so that no child imports anything
 
         for chunk in chunks[1:]:
             r, w = os.pipe()
@@ -504,7 +552,8 @@ def _plan_all(
                 code = 0
                 try:
                     os.close(r)
-                    data = pickle.dumps(_plan_chunk(chunk, request, wanted, diff))
+                    share = _plan_chunk(chunk, request, wanted, diff, write, durable)
+                    data = pickle.dumps(share)
                     with os.fdopen(w, "wb") as sink:
                         sink.write(data)
                 except BaseException:
@@ -512,8 +561,7 @@ def _plan_all(
                 os._exit(code)
             os.close(w)
             children.append((pid, r, chunk))
-    planned, part = _plan_chunk(chunks[0], request, wanted, diff)
-    parts = [(planned, part)]
+    parts = [_plan_chunk(chunks[0], request, wanted, diff, write, durable)]
     for pid, r, chunk in children:
         with os.fdopen(r, "rb") as fh:
             data = fh.read()
@@ -521,10 +569,10 @@ def _plan_all(
         if status == 0 and data:
             parts.append(pickle.loads(data))  # our own child's bytes, never untrusted input
         else:
-            parts.append(_plan_chunk(chunk, request, wanted, diff))
-    out: list[_Planned] = []
-    for planned_part, partial in parts:
-        out.extend(planned_part)
+            parts.append(_plan_chunk(chunk, request, wanted, diff, write, durable))
+    out: Outcome = []
+    for outcome, partial in parts:
+        out.extend(outcome)
         result.errors.extend(partial.errors)
         result.up_to_date.extend(partial.up_to_date)
         result.files_scanned += partial.files_scanned
@@ -571,12 +619,12 @@ def _set_image(
         raise UsageError("no PATH given: name the files or directories to edit")
     request = build_request(images, keys, add)
     wanted = needles(request)
-    candidates, warnings = discover(paths)
+    run, on_found = _start_prefilter(request, wanted)
+    candidates, warnings = discover(paths, on_found)
     result = SetImageResult(warnings=warnings)
-    to_read, weight = _prefilter(candidates, request, wanted, result)
-    planned = _plan_all(to_read, request, wanted, diff, result, weight)
-    outcomes = [None] * len(planned) if dry_run else _write_all(planned, durable)
-    for p, failure in zip(planned, outcomes, strict=True):
+    to_read, weight = _prefiltered(candidates, run, result)
+    outcomes = _plan_all(to_read, request, wanted, diff, result, weight, not dry_run, durable)
+    for p, failure in outcomes:
         if failure is not None:
             result.errors.append(FileError(p.cand.name, 1, 1, f"cannot write: {failure}"))
             continue

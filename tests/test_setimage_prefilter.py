@@ -71,16 +71,16 @@ def test_grep_and_python_pick_the_same_files(
     monkeypatch.delenv("PROMOTER_NO_GREP")
     monkeypatch.setattr(prefilter, "MIN_FILES", 0)
     monkeypatch.setattr(prefilter, "_BATCH_BYTES", 200)  # several grep processes
-    runs: list[int] = []
-    real_run = prefilter.Run.__init__
+    spawned: list[int] = []
+    real_spawn = prefilter.Run._spawn
 
-    def counting(self: prefilter.Run, *a: object, **k: object) -> None:
-        real_run(self, *a, **k)  # type: ignore[arg-type]
-        runs.append(len(self.children))
+    def counting(self: prefilter.Run) -> None:
+        spawned.append(len(self.pending))
+        real_spawn(self)
 
-    monkeypatch.setattr(prefilter.Run, "__init__", counting)
+    monkeypatch.setattr(prefilter.Run, "_spawn", counting)
     grep = summary(set_image(*args, add=add, dry_run=True))
-    assert runs and runs[0] > 1, "grep did not run"
+    assert len(spawned) > 1, "grep did not run in several batches"
     assert grep == python
     assert python[5] < python[4]  # the pre-filter did skip files
     assert any("u16.yaml" in e[0] for e in python[0]) and any("break" in e[0] for e in python[0])
