@@ -183,6 +183,24 @@ def test_graphql_auto_merge_and_draft(api: GitHubApi) -> None:
     assert status == 200 and body["errors"][0]["type"] == "NOT_FOUND"
 
 
+def test_bodies_of_the_wrong_json_shape_are_answered_not_dropped(api: GitHubApi) -> None:
+    """A JSON array, or variables that are not objects, get GitHub's answers (no exception)."""
+    _, pr, _ = create(api)
+    for path in ("/api/graphql", f"/api/v3/repos/{REPO}/pulls"):
+        status, body, _ = call(api, "POST", path, [1])
+        assert (status, body["message"]) == (400, "Problems parsing JSON")
+    status, body, _ = call(api, "PATCH", f"/api/v3/repos/{REPO}/pulls/1", "closed")
+    assert (status, body["message"]) == (400, "Problems parsing JSON")
+    q = ("mutation($input: EnablePullRequestAutoMergeInput!) { "
+         "enablePullRequestAutoMerge(input: $input) { clientMutationId } }")
+    status, body, _ = call(api, "POST", "/api/graphql", {"query": q, "variables": [1]})
+    assert status == 200 and body["errors"][0]["message"] == "Variables are invalid JSON."
+    status, body, _ = call(api, "POST", "/api/graphql", {"query": q, "variables": {"input": 3}})
+    assert status == 200 and "provided invalid value" in body["errors"][0]["message"]
+    _, got, _ = call(api, "GET", f"/api/v3/repos/{REPO}/pulls/1")
+    assert got["auto_merge"] is None and got["state"] == "open" and pr["number"] == 1
+
+
 def test_state_transactions_do_not_lose_updates(tmp_path: Path) -> None:
     store = StateStore(tmp_path)
 

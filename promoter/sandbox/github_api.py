@@ -131,6 +131,13 @@ class Ctx:
         except ValueError:
             raise HttpError(400, gj.error(400, "Problems parsing JSON", self.doc)) from None
 
+    def json_object(self) -> dict[str, Any]:
+        """The body as a JSON object; any other JSON is GitHub's 400 too."""
+        data = self.json()
+        if not isinstance(data, dict):
+            raise HttpError(400, gj.error(400, "Problems parsing JSON", self.doc))
+        return data
+
 
 Handler = Callable[["GitHubApi", Ctx, "re.Match[str]"], Reply]
 
@@ -532,9 +539,15 @@ class GitHubApi:
         )
         return out
 
+    def pulls(self, owner: str, repo: str) -> dict[str, dict[str, Any]]:
+        """The stored pull requests of a repository by number (a snapshot)."""
+        pulls: dict[str, dict[str, Any]] = (
+            self.state.read(NS).get("pulls", {}).get(f"{owner}/{repo}", {}))
+        return pulls
+
     def _get_pr(self, owner: str, repo: str, number: str, doc: str) -> dict[str, Any]:
         self.repo_info(owner, repo, doc)
-        pr = self.state.read(NS).get("pulls", {}).get(f"{owner}/{repo}", {}).get(str(number))
+        pr = self.pulls(owner, repo).get(str(number))
         if pr is None:
             raise _not_found(doc)
         return dict(pr)
@@ -590,9 +603,11 @@ class GitHubApi:
     def _graphql(self, ctx: Ctx) -> Reply:
         if ctx.req.method != "POST":
             raise _not_found("https://docs.github.com/graphql")
-        payload = ctx.json()
+        payload = ctx.json_object()
         query = str(payload.get("query", ""))
         variables = payload.get("variables") or {}
+        if not isinstance(variables, dict):
+            return Reply(200, {"errors": [{"message": "Variables are invalid JSON."}]})
         m = re.search(r"\{\s*(\w+)\s*\(\s*input\s*:\s*\$(\w+)\s*\)\s*\{", query)
         if not m:
             return Reply(200, {"errors": [{"message": "The sandbox only implements the "
@@ -603,6 +618,10 @@ class GitHubApi:
         loc = _location(query, m.start(1))
         selection = _parse_selection(query[m.end() - 1:])
         inp = variables.get(var) or {}
+        if not isinstance(inp, dict):
+            return Reply(200, {"errors": [{
+                "message": f"Variable ${var} of type {name[0].upper()}{name[1:]}Input! was "
+                           "provided invalid value", "locations": [loc]}]})
         found = self._find_pr_by_node(str(inp.get("pullRequestId", "")))
         if found is None:
             return Reply(200, {"data": {name: None}, "errors": [{
@@ -799,11 +818,34 @@ def _get_branch(api: GitHubApi, ctx: Ctx, m: re.Match[str]) -> Reply:
     if sha is None:
         raise HttpError(404, gj.error(404, "Branch not found", ctx.doc))
     r = f"{gj.api(ctx.base)}/repos/{m['owner']}/{m['repo']}"
+    return Reply(200, {
+        "name": m["branch"], "commit": _commit_json(ctx, m["owner"], m["repo"], path, sha),
+        "_links": {"self": f"{r}/branches/{m['branch']}",
+                   "html": f"{ctx.base}/{m['owner']}/{m['repo']}/tree/{m['branch']}"},
+        "protected": False,
+        "protection": {"enabled": False, "required_status_checks": {
+            "enforcement_level": "off", "contexts": [], "checks": []}},
+        "protection_url": f"{r}/branches/{m['branch']}/protection",
+    })
+
+
+def _refuse_duplicate(ctx: Ctx, pulls: Iterable[dict[str, Any]], owner: str, head: str,
+                      base: str) -> None:
+    """GitHub's 422 when an open pull request already joins ``head`` to ``base``."""
+    if any(p["state"] == "open" and p["head"] == head and p["base"] == base for p in pulls):
+        raise _validation(ctx.doc, [{
+            "resource": "PullRequest", "code": "custom",
+            "message": f"A pull request already exists for {owner}:{head}."}])
+
+
+def _commit_json(ctx: Ctx, owner: str, repo: str, path: Path, sha: str) -> dict[str, Any]:
+    """A commit as the branch and pull-request-commits endpoints show it."""
+    r = f"{gj.api(ctx.base)}/repos/{owner}/{repo}"
+    html = f"{ctx.base}/{owner}/{repo}/commit"
     info = bare.commit_info(path, sha)
-    commit = {
+    return {
         "sha": sha, "node_id": gj.node_id("Commit", sha[:12]), "url": f"{r}/commits/{sha}",
-        "html_url": f"{ctx.base}/{m['owner']}/{m['repo']}/commit/{sha}",
-        "comments_url": f"{r}/commits/{sha}/comments",
+        "html_url": f"{html}/{sha}", "comments_url": f"{r}/commits/{sha}/comments",
         "commit": {
             "url": f"{r}/git/commits/{sha}",
             "author": {"name": info.author_name, "email": info.author_email,
@@ -814,19 +856,9 @@ def _get_branch(api: GitHubApi, ctx: Ctx, m: re.Match[str]) -> Reply:
             "tree": {"sha": info.tree, "url": f"{r}/git/trees/{info.tree}"},
         },
         "author": None, "committer": None,
-        "parents": [{"sha": p, "url": f"{r}/commits/{p}",
-                     "html_url": f"{ctx.base}/{m['owner']}/{m['repo']}/commit/{p}"}
+        "parents": [{"sha": p, "url": f"{r}/commits/{p}", "html_url": f"{html}/{p}"}
                     for p in info.parents],
     }
-    return Reply(200, {
-        "name": m["branch"], "commit": commit,
-        "_links": {"self": f"{r}/branches/{m['branch']}",
-                   "html": f"{ctx.base}/{m['owner']}/{m['repo']}/tree/{m['branch']}"},
-        "protected": False,
-        "protection": {"enabled": False, "required_status_checks": {
-            "enforcement_level": "off", "contexts": [], "checks": []}},
-        "protection_url": f"{r}/branches/{m['branch']}/protection",
-    })
 
 
 def _split_head(api: GitHubApi, owner: str, head: str) -> tuple[str, str]:
@@ -844,7 +876,7 @@ def _list_pulls(api: GitHubApi, ctx: Ctx, m: re.Match[str]) -> Reply:
     state = _q(ctx, "state", "open")
     if state not in ("open", "closed", "all"):
         raise _validation(ctx.doc, [{"resource": "Issue", "field": "state", "code": "invalid"}])
-    pulls = list(api.state.read(NS).get("pulls", {}).get(f"{owner}/{repo}", {}).values())
+    pulls = list(api.pulls(owner, repo).values())
     if state != "all":
         pulls = [p for p in pulls if p["state"] == state]
     head = _q(ctx, "head")
@@ -869,9 +901,7 @@ def _list_pulls(api: GitHubApi, ctx: Ctx, m: re.Match[str]) -> Reply:
 def _create_pull(api: GitHubApi, ctx: Ctx, m: re.Match[str]) -> Reply:
     owner, repo = m["owner"], m["repo"]
     path, _ = api.repo_info(owner, repo, ctx.doc)
-    data = ctx.json()
-    if not isinstance(data, dict):
-        raise HttpError(400, gj.error(400, "Problems parsing JSON", ctx.doc))
+    data = ctx.json_object()
     missing = [f for f in ("head", "base") if not data.get(f)]
     if not data.get("title") and not data.get("issue"):
         missing.insert(0, "title")
@@ -892,11 +922,7 @@ def _create_pull(api: GitHubApi, ctx: Ctx, m: re.Match[str]) -> Reply:
     assert head_sha is not None and base_sha is not None
     with api.state.transaction(NS) as st:
         pulls = st.setdefault("pulls", {}).setdefault(f"{owner}/{repo}", {})
-        for p in pulls.values():
-            if p["state"] == "open" and p["head"] == head and p["base"] == base_branch:
-                raise _validation(ctx.doc, [{
-                    "resource": "PullRequest", "code": "custom",
-                    "message": f"A pull request already exists for {owner}:{head}."}])
+        _refuse_duplicate(ctx, pulls.values(), owner, head, base_branch)
         if not bare.commits_between(path, base_sha, head_sha):
             raise _validation(ctx.doc, [{
                 "resource": "PullRequest", "code": "custom",
@@ -933,9 +959,7 @@ def _update_pull(api: GitHubApi, ctx: Ctx, m: re.Match[str]) -> Reply:
     owner, repo = m["owner"], m["repo"]
     path = api.repo_path(owner, repo)
     pr = api._get_pr(owner, repo, m["number"], ctx.doc)
-    data = ctx.json()
-    if not isinstance(data, dict):
-        raise HttpError(400, gj.error(400, "Problems parsing JSON", ctx.doc))
+    data = ctx.json_object()
     if "title" in data:
         pr["title"] = str(data["title"])
     if "body" in data:
@@ -965,11 +989,7 @@ def _update_pull(api: GitHubApi, ctx: Ctx, m: re.Match[str]) -> Reply:
                 raise _validation(ctx.doc, [{"resource": "PullRequest", "code": "custom",
                                              "message": "state cannot be changed. The "
                                              f"{pr['head']} branch has been deleted."}])
-            for p in api.state.read(NS).get("pulls", {}).get(f"{owner}/{repo}", {}).values():
-                if p["state"] == "open" and p["head"] == pr["head"] and p["base"] == pr["base"]:
-                    raise _validation(ctx.doc, [{
-                        "resource": "PullRequest", "code": "custom",
-                        "message": f"A pull request already exists for {owner}:{pr['head']}."}])
+            _refuse_duplicate(ctx, api.pulls(owner, repo).values(), owner, pr["head"], pr["base"])
             pr["state"], pr["closed_at"], pr["head_sha"] = "open", None, head_sha
     pr["updated_at"] = gj.now_iso()
     api._save_pr(owner, repo, pr)
@@ -987,29 +1007,7 @@ def _pull_commits(api: GitHubApi, ctx: Ctx, m: re.Match[str]) -> Reply:
     shas = bare.commits_between(path, base or "", head or "") if head and base else []
     if pr.get("merged_at"):
         shas = pr.get("merged_commits", [])
-    r = f"{gj.api(ctx.base)}/repos/{owner}/{repo}"
-    items = []
-    for sha in shas:
-        info = bare.commit_info(path, sha)
-        items.append({
-            "url": f"{r}/commits/{sha}", "sha": sha, "node_id": gj.node_id("Commit", sha[:12]),
-            "html_url": f"{ctx.base}/{owner}/{repo}/commit/{sha}",
-            "comments_url": f"{r}/commits/{sha}/comments",
-            "commit": {
-                "url": f"{r}/git/commits/{sha}",
-                "author": {"name": info.author_name, "email": info.author_email,
-                           "date": info.author_date},
-                "committer": {"name": info.committer_name, "email": info.committer_email,
-                              "date": info.committer_date},
-                "message": info.message.rstrip("\n"), "comment_count": 0,
-                "tree": {"sha": info.tree, "url": f"{r}/git/trees/{info.tree}"},
-            },
-            "author": None, "committer": None,
-            "parents": [{"sha": p, "url": f"{r}/commits/{p}",
-                         "html_url": f"{ctx.base}/{owner}/{repo}/commit/{p}"}
-                        for p in info.parents],
-        })
-    return api.paginate(ctx, items)
+    return api.paginate(ctx, [_commit_json(ctx, owner, repo, path, sha) for sha in shas])
 
 
 @route("GET", "/repos/{owner}/{repo}/pulls/{number}/merge", "pulls/check-if-merged",
@@ -1025,9 +1023,7 @@ def _is_merged(api: GitHubApi, ctx: Ctx, m: re.Match[str]) -> Reply:
 def _merge(api: GitHubApi, ctx: Ctx, m: re.Match[str]) -> Reply:
     owner, repo = m["owner"], m["repo"]
     path = api.repo_path(owner, repo)
-    data = ctx.json()
-    if not isinstance(data, dict):
-        raise HttpError(400, gj.error(400, "Problems parsing JSON", ctx.doc))
+    data = ctx.json_object()
     method = str(data.get("merge_method") or "merge")
     if method not in ("merge", "squash", "rebase"):
         raise _validation(ctx.doc, [{"resource": "PullRequest", "field": "merge_method",
