@@ -21,7 +21,9 @@ the client presented (``Authorization: Bearer|token X``, the password of
 may call :meth:`Sandbox.token_valid`. ``ApiRequest.base_url`` is
 ``http://<Host header>`` so links a handler returns work for the client.
 ``ApiResponse.drop_connection`` closes the socket without an answer (fault
-injection). Handlers run on the server's threads: guard shared state.
+injection). Handlers run on the server's threads: guard shared state. A handler
+that raises gets ``500`` with a JSON body (its traceback goes to stderr), so a
+bug shows as an answer, not as a connection the client sees reset.
 
 Git auth: with ``tokens`` non-empty, every git request must present one of them
 (as Basic password, bearer token or ``PRIVATE-TOKEN``/``JOB-TOKEN``); git first
@@ -34,7 +36,9 @@ from __future__ import annotations
 import base64
 import binascii
 import socket
+import sys
 import threading
+import traceback
 import urllib.parse
 from collections.abc import Mapping, Sequence
 from dataclasses import dataclass
@@ -185,6 +189,7 @@ def _make_handler(sandbox: Sandbox) -> type[BaseHTTPRequestHandler]:
 
 class _Handler(BaseHTTPRequestHandler):
     sandbox: Sandbox
+    _responded = False  # the status line went out: too late to answer 500
     protocol_version = "HTTP/1.1"
     server_version = "promoter-sandbox"
     timeout = 60  # idle keep-alive connections do not pin threads forever
@@ -211,7 +216,28 @@ class _Handler(BaseHTTPRequestHandler):
         self._dispatch()
 
     # ---------------------------------------------------------------- plumbing
+    def send_response(self, code: int, message: str | None = None) -> None:
+        self._responded = True
+        super().send_response(code, message)
+
     def _dispatch(self) -> None:
+        self._responded = False
+        try:
+            self._dispatch_request()
+        except (BrokenPipeError, ConnectionResetError):
+            self.close_connection = True  # the client went away; nothing left to tell it
+        except Exception:
+            print(f"promoter sandbox: {self.command} {self.path.partition('?')[0]} failed:",
+                  file=sys.stderr)
+            traceback.print_exc(file=sys.stderr)
+            if self._responded:
+                self.close_connection = True  # half an answer: the client sees it cut short
+                return
+            body = b'{"message": "Server Error (the sandbox\'s stderr has the traceback)"}'
+            self._send(500, body, [("Content-Type", "application/json")], git=False,
+                       path=self.path.partition("?")[0])
+
+    def _dispatch_request(self) -> None:
         headers = {k.lower(): v for k, v in self.headers.items()}
         try:
             body = self._read_body(headers)
