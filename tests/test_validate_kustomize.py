@@ -7,6 +7,7 @@ from pathlib import Path
 
 import pytest
 from click.testing import CliRunner
+from validate_helpers import DEPLOYMENT, write_tree
 
 from promoter.commands.validate import command
 from promoter.validate import validate
@@ -16,32 +17,6 @@ pytestmark = pytest.mark.skipif(
     not (shutil.which("kustomize") or shutil.which("kubectl")),
     reason="neither kustomize nor kubectl is installed",
 )
-
-DEPLOYMENT = """\
-apiVersion: apps/v1
-kind: Deployment
-metadata:
-  name: web
-spec:
-  replicas: {replicas}
-  selector:
-    matchLabels: {{app: web}}
-  template:
-    metadata:
-      labels: {{app: web}}
-    spec:
-      containers:
-        - name: web
-          image: ghcr.io/acme/web:1.0.0
-"""
-
-
-def tree(tmp_path: Path, files: dict[str, str]) -> Path:
-    for name, text in files.items():
-        path = tmp_path / name
-        path.parent.mkdir(parents=True, exist_ok=True)
-        path.write_text(text)
-    return tmp_path
 
 
 def base_and_overlay(tmp_path: Path, replicas: str = "1", patch: str | None = None) -> Path:
@@ -56,7 +31,7 @@ def base_and_overlay(tmp_path: Path, replicas: str = "1", patch: str | None = No
     }
     if patch:
         files["overlays/prod/patch.yaml"] = patch
-    return tree(tmp_path, files)
+    return write_tree(tmp_path, files)
 
 
 def test_valid_overlay_renders_clean(tmp_path: Path) -> None:
@@ -86,7 +61,7 @@ def test_error_in_a_base_is_traced_through_the_overlay(tmp_path: Path) -> None:
 
 
 def test_render_failure_is_reported_on_the_kustomization(tmp_path: Path) -> None:
-    root = tree(tmp_path, {"kustomization.yaml": "resources:\n  - missing.yaml\n"})
+    root = write_tree(tmp_path, {"kustomization.yaml": "resources:\n  - missing.yaml\n"})
     (finding,) = validate([root], backend="schema", render_kustomize=True)
     assert finding.file == str(root / "kustomization.yaml") and finding.severity == "error"
     assert "rendering overlay" in finding.message and "missing.yaml" in finding.message

@@ -8,36 +8,12 @@ from pathlib import Path
 
 import pytest
 from click.testing import CliRunner
+from validate_helpers import DEPLOYMENT, write
 
 from promoter.commands.validate import command
 from promoter.validate import validate
 from promoter.validate.checker import Unsupported, compile_schema
 from promoter.validate.registry import SchemaConfigError, SchemaRegistry
-
-DEPLOYMENT = """\
-apiVersion: apps/v1
-kind: Deployment
-metadata:
-  name: web
-spec:
-  replicas: {replicas}
-  selector:
-    matchLabels: {{app: web}}
-  template:
-    metadata:
-      labels: {{app: web}}
-    spec:
-      containers:
-        - name: web
-          image: ghcr.io/acme/web:1.4.2
-"""
-
-
-def write(tmp_path: Path, name: str, text: str) -> Path:
-    path = tmp_path / name
-    path.parent.mkdir(parents=True, exist_ok=True)
-    path.write_text(text)
-    return path
 
 
 def errors(findings: list) -> list:  # type: ignore[type-arg]
