@@ -6,7 +6,8 @@ import threading
 
 import pytest
 from conftest import SANDBOX_TOKEN, RepoFactory
-from test_forge_github_e2e import BRANCH, FILE, REPO, deployment
+from forge_helpers import deployment
+from test_forge_github_e2e import BRANCH, FILE, REPO
 
 from promoter.promote import PromotionResult, Request, promote
 from promoter.sandbox.app import build_sandbox

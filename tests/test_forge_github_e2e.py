@@ -15,6 +15,7 @@ from typing import Any
 import pytest
 from click.testing import CliRunner
 from conftest import SANDBOX_TOKEN, RepoFactory
+from forge_helpers import deployment
 from github_contract import Contract, validate_all
 
 from promoter.promote import PromotionResult, Request, promote
@@ -24,26 +25,6 @@ from promoter.sandbox.app import ForgeSandbox, build_sandbox
 REPO = "acme/manifests"
 BRANCH = "promoter/main/prod/web"
 FILE = "envs/prod/web/deployment.yaml"
-
-
-def deployment(image: str) -> str:
-    return f"""apiVersion: apps/v1
-kind: Deployment
-metadata:
-  name: web
-spec:
-  selector:
-    matchLabels:
-      app: web
-  template:
-    metadata:
-      labels:
-        app: web
-    spec:
-      containers:
-        - name: web
-          image: "{image}"   # promoted by CI
-"""
 
 
 @dataclass

@@ -17,6 +17,7 @@ from typing import Any
 
 import pytest
 from conftest import SANDBOX_TOKEN, RepoFactory, make_git_env
+from forge_helpers import deployment
 from sandbox_gitlab_helpers import env_fixture
 
 from promoter.sandbox.app import build_sandbox
@@ -25,23 +26,7 @@ from promoter.sandbox.server import Sandbox
 
 PROJECT = "group/subgroup/manifests"
 PATH = "envs/prod/web/deployment.yaml"
-DEPLOYMENT = """apiVersion: apps/v1
-kind: Deployment
-metadata:
-  name: web
-spec:
-  selector:
-    matchLabels:
-      app: web
-  template:
-    metadata:
-      labels:
-        app: web
-    spec:
-      containers:
-        - name: web
-          image: ghcr.io/acme/web:1.0.0  # promoted by CI
-"""
+DEPLOYMENT = deployment("ghcr.io/acme/web:1.0.0")
 # The installed `promoter` console script's code path, run as a real process.
 PROMOTER = (sys.executable, "-c", "import sys; from promoter.cli import main; sys.exit(main())")
 CI_FILE = "test:\n  script: [true]\n"
