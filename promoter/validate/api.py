@@ -8,9 +8,10 @@ validated too.
 
 from __future__ import annotations
 
+import contextlib
 import gc
 import os
-from collections.abc import Iterable, Sequence
+from collections.abc import Iterable, Iterator, Sequence
 from dataclasses import dataclass, field
 from pathlib import Path
 from typing import Any
@@ -149,21 +150,21 @@ def run(
     kubeconform: str | None = None,
 ) -> Report:
     """Validate ``paths`` (files or directories) and return the full report."""
-    # The loaded node trees are millions of small acyclic objects: the cyclic
-    # garbage collector would rescan them again and again (3-4x the load time on
-    # 2,000 files) and find nothing. Reference counting frees them; pause it.
+    with _gc_paused():
+        return _run(paths, backend, render_kustomize,
+                    SchemaOptions(kubernetes_version, tuple(schema_locations), strict_kinds),
+                    kubeconform)
+
+
+@contextlib.contextmanager
+def _gc_paused() -> Iterator[None]:
+    """The loaded node trees are millions of small acyclic objects: the cyclic
+    garbage collector would rescan them again and again (3-4x the load time on
+    2,000 files) and find nothing. Reference counting frees them; pause it."""
     was_enabled = gc.isenabled()
     gc.disable()
     try:
-        return _run(
-            paths,
-            backend=backend,
-            render_kustomize=render_kustomize,
-            kubernetes_version=kubernetes_version,
-            schema_locations=schema_locations,
-            strict_kinds=strict_kinds,
-            kubeconform=kubeconform,
-        )
+        yield
     finally:
         if was_enabled:
             gc.enable()
@@ -171,16 +172,12 @@ def run(
 
 def _run(
     paths: Sequence[str | Path],
-    *,
     backend: str,
     render_kustomize: bool,
-    kubernetes_version: str,
-    schema_locations: Sequence[str],
-    strict_kinds: bool,
+    options: SchemaOptions,
     kubeconform: str | None,
 ) -> Report:
     chosen, binary = choose_backend(backend, kubeconform)
-    options = SchemaOptions(kubernetes_version, tuple(schema_locations), strict_kinds)
     schema = SchemaValidator(options)  # validates the options even when kubeconform runs
     files = [load_path(path, shown) for path, shown in collect(paths)]
     patches = _patch_files(files)
