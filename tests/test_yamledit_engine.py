@@ -413,3 +413,25 @@ def test_several_appends_to_an_existing_flow_sequence() -> None:
     new, edits = apply(pf, changes)
     assert new == "images: [{name: a}, {name: b}, {name: c}]\n"
     assert [e.path for e in edits] == ["images[1]", "images[2]"]
+
+
+@pytest.mark.parametrize(
+    "text",
+    [
+        "a: &x [1, {b: c}]\nd: *x\ne:\n- f\n- g: h\n",
+        "--- !!map\n? [k]\n: v\n--- |\n  block\n---\n...\n",
+        "x: !t &a {y: 1}\nz: [*a, 'q', \"w\"]\n",
+        "- \tnginx:1.0\t# tab separated\n- other\n",
+    ],
+)
+def test_parse_records_nodes_in_event_order(text: str) -> None:
+    """The order the parser records for the proof is the tree walked in event order."""
+    from promoter.yamledit.engine import _in_event_order
+
+    pf = parse_text(text, "f.yaml")
+    assert pf.order is not None
+    walked = _in_event_order(pf)
+    assert [k for k, _ in pf.order] == [k for k, _ in walked]
+    assert [id(n) for k, n in pf.order if k not in "DE"] == [
+        id(n) for k, n in walked if k not in "DE"
+    ]

@@ -866,7 +866,7 @@ def _prove_scalars(pf: ParsedFile, new_text: str, overrides: dict[int, str]) -> 
 
     from promoter.yamledit.parse import _parse_with_tab_repairs
 
-    expected = _in_event_order(pf)
+    expected = pf.order if pf.order is not None else _in_event_order(pf)
     kinds = {
         yaml.ScalarEvent: "S",
         yaml.MappingStartEvent: "M",

@@ -11,7 +11,7 @@ and line endings untouched.
 from __future__ import annotations
 
 from dataclasses import dataclass, field
-from typing import Literal
+from typing import Any, Literal
 
 PathPart = str | int
 NodePath = tuple[PathPart, ...]
@@ -162,7 +162,7 @@ class Document(_Record):
 
 
 class ParsedFile(_Record):
-    __slots__ = ("bom", "documents", "encoding", "name", "text")
+    __slots__ = ("bom", "documents", "encoding", "name", "order", "text")
 
     def __init__(
         self,
@@ -171,12 +171,17 @@ class ParsedFile(_Record):
         documents: list[Document],
         bom: bool = False,
         encoding: str = "utf-8",
+        order: list[tuple[str, Any]] | None = None,
     ) -> None:
         self.name = name  # path as the user gave it (used in messages)
         self.text = text  # decoded text, BOM stripped, line endings as in the file
         self.documents = documents
         self.bom = bom
         self.encoding = encoding
+        # (kind, node) in the order the parser's events came ("D" document, "S" scalar,
+        # "M"/"Q" mapping/sequence start, "E" their end, "A" alias), recorded by the
+        # parser for the engine's proof; None for a tree built another way.
+        self.order = order
 
 
 # ---------------------------------------------------------------- changes

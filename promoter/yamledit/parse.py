@@ -34,6 +34,9 @@ from promoter.yamledit.model import (
 if TYPE_CHECKING:  # pathlib costs every run ~3 ms to import; callers bring their own Path
     from pathlib import Path
 
+_END = ("E", None)  # ParsedFile.order entries without a node
+_DOC = ("D", None)
+
 # After this many tab repairs we stop and report the scanner's error: the
 # repair loop re-parses the whole file each time.
 _MAX_TAB_REPAIRS = 200
@@ -119,12 +122,12 @@ def parse_text(text: str, name: str) -> ParsedFile:
 
     with no_gc():
         try:
-            documents = _build(text, text, name)
+            documents, order = _build(text, text, name)
         except yaml.MarkedYAMLError as first:
-            documents = _parse_with_tab_repairs(text, name, first)
+            documents, order = _parse_with_tab_repairs(text, name, first)
         except yaml.reader.ReaderError as exc:
             raise _reader_error(exc, text, name) from None
-    return ParsedFile(name=name, text=text, documents=documents)
+    return ParsedFile(name=name, text=text, documents=documents, order=order)
 
 
 @contextlib.contextmanager
@@ -145,7 +148,9 @@ def no_gc() -> Iterator[None]:
             gc.enable()
 
 
-def _parse_with_tab_repairs(text: str, name: str, first: Any) -> list[Document]:
+def _parse_with_tab_repairs(
+    text: str, name: str, first: Any
+) -> tuple[list[Document], list[tuple[str, Any]]]:
     """Accept tabs that YAML allows but libyaml's scanner refuses.
 
     A tab used as separation (``-<TAB>x``) or on an otherwise blank line is
@@ -257,8 +262,9 @@ def _key_text(key: Node) -> str:
     return "?"  # a complex key (mapping or sequence): has no dotted-path spelling
 
 
-def _build(scan: str, text: str, name: str) -> list[Document]:
-    """Build documents from libyaml's events over ``scan`` (``text`` with tab repairs).
+def _build(scan: str, text: str, name: str) -> tuple[list[Document], list[tuple[str, Any]]]:
+    """Build documents from libyaml's events over ``scan`` (``text`` with tab repairs),
+    and the nodes in event order (``ParsedFile.order``, for the engine's proof).
 
     This is the hot path (every candidate file goes through it), so the common
     case -- a scalar in a mapping or sequence -- is inlined.
@@ -281,6 +287,8 @@ def _build(scan: str, text: str, name: str) -> list[Document]:
     n_text = len(text)
 
     documents: list[Document] = []
+    order: list[tuple[str, Any]] = []
+    record = order.append
     anchors: dict[str, Node] = {}
     stack: list[list[Any]] = []
     root: Node | None = None
@@ -315,6 +323,7 @@ def _build(scan: str, text: str, name: str) -> list[Document]:
                 )
                 if anchor is not None:
                     anchors[anchor] = node
+                record(("S", node))
             elif cls is mapping_start or cls is sequence_start:
                 start = ev.start_mark
                 index, line, column = start.index, start.line + 1, start.column + 1
@@ -325,13 +334,16 @@ def _build(scan: str, text: str, name: str) -> list[Document]:
                 span = Span(index, index, line, column)
                 if cls is mapping_start:
                     node = Mapping([], span, (), bool(ev.flow_style), anchor, tag)
+                    record(("M", node))
                 else:
                     node = Sequence([], span, (), bool(ev.flow_style), anchor, tag)
+                    record(("Q", node))
                 if anchor is not None:
                     anchors[anchor] = node
             elif cls is mapping_end or cls is sequence_end:
                 frame = stack.pop()
                 frame[0].span.end = ev.end_mark.index
+                record(_END)
                 continue
             elif cls is alias_event:
                 start = ev.start_mark
@@ -349,7 +361,9 @@ def _build(scan: str, text: str, name: str) -> list[Document]:
                     Span(start.index, ev.end_mark.index, start.line + 1, start.column + 1),
                     (),
                 )
+                record(("A", node))
             elif cls is document_start:
+                record(_DOC)
                 start = ev.start_mark
                 doc_span = Span(start.index, start.index, start.line + 1, start.column + 1)
                 root = None
@@ -395,4 +409,4 @@ def _build(scan: str, text: str, name: str) -> list[Document]:
                 stack.append([node, True, None, None, None])
     finally:
         parser.dispose()
-    return documents
+    return documents, order
