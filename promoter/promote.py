@@ -377,6 +377,13 @@ def promote(request: Request) -> PromotionResult:
         result.status = "failed"
         result.exit_code = exc.exit_code if isinstance(exc, PromotionError) else EXIT_FAILED
         result.error = str(exc)
+    except OSError as exc:  # a full disk, an unwritable temporary directory, ...
+        result.status = "failed"
+        result.exit_code = EXIT_FAILED
+        result.error = (
+            f"{exc.strerror or exc}" + (f": {exc.filename}" if exc.filename else "")
+            + "; check free space and permissions there (TMPDIR, --workdir), then run again"
+        )
     secrets = credential.secrets() if credential else ()
     if result.error:
         result.error = scrub(result.error, secrets)
@@ -415,7 +422,13 @@ def _promote(
     tmp: str | None = None
     if request.workdir:
         dest = Path(request.workdir)
-        dest.parent.mkdir(parents=True, exist_ok=True)
+        try:
+            dest.parent.mkdir(parents=True, exist_ok=True)
+        except OSError as exc:
+            raise PromotionError(
+                f"cannot create --workdir {dest}: {exc.strerror or exc} ({exc.filename}); "
+                "choose a directory you can write to"
+            ) from None
     else:
         tmp = tempfile.mkdtemp(prefix="promoter-")
         dest = Path(tmp) / "checkout"

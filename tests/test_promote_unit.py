@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import subprocess
+from pathlib import Path
 
 import pytest
 
@@ -17,6 +18,7 @@ from promoter.promote import (
     compare_link,
     compare_versions,
     previous_images,
+    promote,
     sanitise_ref,
 )
 from promoter.yamledit.model import Edit
@@ -138,3 +140,27 @@ def test_library_entry_point_is_callable_even_after_submodule_import() -> None:
     result = promoter.promote(module.Request(repo="/nonexistent/repo", images=("a:1",),
                                              paths=("x",), environ={}))
     assert result.status == "failed" and "git clone" in (result.error or "")
+
+
+def test_an_unusable_workdir_is_a_failed_promotion_not_a_traceback(tmp_path: Path) -> None:
+    from promoter.promote import Request
+
+    blocker = tmp_path / "a-file"
+    blocker.write_text("x")
+    result = promote(Request(repo="file:///nonexistent.git", images=("ghcr.io/acme/web:1.1",),
+                             paths=("envs",), workdir=str(blocker / "sub" / "co"),
+                             environ={}))
+    assert result.status == "failed" and result.exit_code == 1
+    assert result.error == (f"cannot create --workdir {blocker / 'sub' / 'co'}: Not a directory "
+                            f"({blocker / 'sub'}); choose a directory you can write to")
+
+
+def test_an_os_error_is_a_failed_promotion_not_a_traceback(tmp_path: Path) -> None:
+    from promoter.promote import Request
+
+    too_long = tmp_path / ("x" * 300)  # the checkout step's own file calls fail on it
+    result = promote(Request(repo="file:///nonexistent.git", images=("ghcr.io/acme/web:1.1",),
+                             paths=("envs",), workdir=str(too_long), environ={}))
+    assert result.status == "failed" and result.exit_code == 1
+    assert result.error == (f"File name too long: {too_long}; check free space and permissions "
+                            "there (TMPDIR, --workdir), then run again")
