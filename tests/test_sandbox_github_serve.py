@@ -4,6 +4,7 @@ from __future__ import annotations
 
 import json
 import signal
+import socket
 import subprocess
 import sys
 from pathlib import Path
@@ -45,3 +46,23 @@ def test_serve_prints_urls_serves_and_stops_on_sigterm(tmp_path: Path) -> None:
         _, err = proc.communicate(timeout=20)
     assert proc.returncode == 0, err
     assert "sandbox stopped" in err
+
+
+def test_serve_explains_a_port_in_use_and_an_unusable_root(tmp_path: Path) -> None:
+    from click.testing import CliRunner
+
+    from promoter.cli import main
+
+    with socket.socket() as taken:
+        taken.bind(("127.0.0.1", 0))
+        taken.listen()
+        port = taken.getsockname()[1]
+        result = CliRunner().invoke(main, ["sandbox", "serve", "--root", str(tmp_path / "r"),
+                                           "--port", str(port)])
+    assert result.exit_code == 1 and isinstance(result.exception, SystemExit)  # no traceback
+    assert f"cannot listen on 127.0.0.1:{port}: Address already in use" in result.output
+    blocker = tmp_path / "a-file"
+    blocker.write_text("x")
+    result = CliRunner().invoke(main, ["sandbox", "serve", "--root", str(blocker / "r")])
+    assert result.exit_code == 1 and isinstance(result.exception, SystemExit)
+    assert f"cannot create --root {blocker / 'r'}: Not a directory" in result.output

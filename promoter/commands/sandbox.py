@@ -58,7 +58,12 @@ def serve(root: Path, host: str, port: int, tokens: tuple[str, ...], init_repos:
         except ValueError as exc:
             raise click.BadParameter(str(exc), param_hint="--fault") from None
     root = root.resolve()
-    root.mkdir(parents=True, exist_ok=True)
+    try:
+        root.mkdir(parents=True, exist_ok=True)
+    except OSError as exc:
+        raise click.ClickException(
+            f"cannot create --root {root}: {exc.strerror or exc}; choose a directory you can "
+            "write to") from None
     for name in init_repos:
         path = root / f"{name.strip('/').removesuffix('.git')}.git"
         if not (path / "HEAD").exists():
@@ -75,6 +80,12 @@ def serve(root: Path, host: str, port: int, tokens: tuple[str, ...], init_repos:
             raise click.BadParameter(f"cannot load the public key {key_file}: {exc}",
                                      param_hint="--github-app") from None
 
+    try:
+        sandbox.start()
+    except OSError as exc:  # port taken, address not on this machine, privileged port
+        raise click.ClickException(
+            f"cannot listen on {host}:{port}: {exc.strerror or exc}; choose another --port "
+            "(0 picks a free one) or --host") from None
     stop = threading.Event()
 
     def on_signal(signum: int, frame: FrameType | None) -> None:
