@@ -110,6 +110,9 @@ class Sandbox:
         self._thread: threading.Thread | None = None
         self._lock = threading.Lock()
         self.records: list[RequestRecord] = []
+        # Open client connections: stop() closes them, so no keep-alive connection goes on
+        # being served (and pinning a thread) after the sandbox stopped.
+        self._connections: set[socket.socket] = set()
 
     # ---------------------------------------------------------------- lifecycle
     @property
@@ -136,6 +139,13 @@ class Sandbox:
         if server is None:
             return
         server.shutdown()
+        with self._lock:
+            connections, self._connections = self._connections, set()
+        for conn in connections:
+            try:
+                conn.shutdown(socket.SHUT_RDWR)
+            except OSError:
+                pass  # already closed by its handler
         server.server_close()
         if self._thread is not None:
             self._thread.join(timeout=5)
@@ -178,6 +188,17 @@ class Sandbox:
         with self._lock:
             self.records.append(record)
 
+    def _track(self, conn: socket.socket, open_: bool) -> bool:
+        """Note a client connection opening or closing; False: the sandbox is stopping."""
+        with self._lock:
+            if not open_:
+                self._connections.discard(conn)
+                return True
+            if self._server is None:
+                return False
+            self._connections.add(conn)
+            return True
+
 
 def _make_handler(sandbox: Sandbox) -> type[BaseHTTPRequestHandler]:
     class Handler(_Handler):
@@ -190,6 +211,7 @@ def _make_handler(sandbox: Sandbox) -> type[BaseHTTPRequestHandler]:
 class _Handler(BaseHTTPRequestHandler):
     sandbox: Sandbox
     _responded = False  # the status line went out: too late to answer 500
+    _refused = False
     protocol_version = "HTTP/1.1"
     server_version = "promoter-sandbox"
     timeout = 60  # idle keep-alive connections do not pin threads forever
@@ -216,6 +238,20 @@ class _Handler(BaseHTTPRequestHandler):
         self._dispatch()
 
     # ---------------------------------------------------------------- plumbing
+    def setup(self) -> None:
+        super().setup()
+        self._refused = not self.sandbox._track(self.connection, True)
+
+    def handle(self) -> None:
+        if not self._refused:  # accepted while the sandbox was stopping: close unanswered
+            super().handle()
+
+    def finish(self) -> None:
+        try:
+            super().finish()
+        finally:
+            self.sandbox._track(self.connection, False)
+
     def send_response(self, code: int, message: str | None = None) -> None:
         self._responded = True
         super().send_response(code, message)
