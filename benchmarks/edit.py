@@ -12,6 +12,12 @@
 Data is generated deterministically (seeded) under benchmarks/work/ (gitignored).
 Every set-image run asks for a new tag so that each run really edits and writes.
 Medians are printed as a Markdown table (and written to benchmarks/work/results.md).
+
+``promoter`` is measured twice: from a regular install of the working tree into
+benchmarks/work/venv (what users get; the goals are judged on it) and from the dev
+venv's editable install (``pip install -e``, whose import hook costs every run
+~10-15 ms). The references (ruamel.yaml, ``python -c pass``) run with the regular
+venv's interpreter.
 """
 
 from __future__ import annotations

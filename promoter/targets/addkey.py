@@ -35,8 +35,10 @@ from promoter.yamledit.model import (
 class AddKey(AppendItem):
     """Insert ``key: value`` (``item[0]``) into block mapping ``mapping``.
 
-    Not re-decorated: it inherits AppendItem's fields, ``__init__`` and frozenness.
+    It inherits AppendItem's fields and ``__init__``.
     """
+
+    __slots__ = ()
 
     @property
     def value(self) -> str:

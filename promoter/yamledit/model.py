@@ -187,39 +187,57 @@ class ParsedFile(_Record):
 # ---------------------------------------------------------------- changes
 
 
-@dataclass(frozen=True, slots=True)
-class SetScalar:
+# Plain slotted classes like the nodes (see _Record), treated as immutable: a target
+# builds them, the engine reads them.
+
+
+class SetScalar(_Record):
     """Replace one scalar's value. The engine chooses the quoting."""
 
-    node: Scalar
-    new_value: str
-    target: str  # name of the target plug-in that asked for it
-    note: str | None = None  # e.g. "digest removed: no longer matches the new tag"
+    __slots__ = ("new_value", "node", "note", "target")
+
+    def __init__(self, node: Scalar, new_value: str, target: str, note: str | None = None) -> None:
+        self.node = node
+        self.new_value = new_value
+        self.target = target  # name of the target plug-in that asked for it
+        self.note = note  # e.g. "digest removed: no longer matches the new tag"
 
 
-@dataclass(frozen=True, slots=True)
-class DeletePair:
+class DeletePair(_Record):
     """Remove ``key: value`` (its whole line(s)) from a block mapping, e.g. a stale ``digest:``."""
 
-    mapping: Mapping
-    key: str
-    target: str
-    note: str | None = None
+    __slots__ = ("key", "mapping", "note", "target")
+
+    def __init__(self, mapping: Mapping, key: str, target: str, note: str | None = None) -> None:
+        self.mapping = mapping
+        self.key = key
+        self.target = target
+        self.note = note
 
 
-@dataclass(frozen=True, slots=True)
-class AppendItem:
+class AppendItem(_Record):
     """Append a mapping of strings to a sequence (``--add`` of a kustomize ``images:`` entry).
 
     When ``sequence`` is None the key ``key`` is created in ``mapping`` first.
     """
 
-    mapping: Mapping
-    key: str
-    sequence: Sequence | None
-    item: tuple[tuple[str, str], ...]
-    target: str
-    note: str | None = None
+    __slots__ = ("item", "key", "mapping", "note", "sequence", "target")
+
+    def __init__(
+        self,
+        mapping: Mapping,
+        key: str,
+        sequence: Sequence | None,
+        item: tuple[tuple[str, str], ...],
+        target: str,
+        note: str | None = None,
+    ) -> None:
+        self.mapping = mapping
+        self.key = key
+        self.sequence = sequence
+        self.item = item
+        self.target = target
+        self.note = note
 
 
 Change = SetScalar | DeletePair | AppendItem
