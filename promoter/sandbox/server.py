@@ -362,13 +362,13 @@ class _Handler(BaseHTTPRequestHandler):
             remote_addr=self.client_address[0],
             server_config=sandbox.git_config,
         )
-        self.send_response(cgi.status)
-        for name, value in cgi.headers:
-            self.send_header(name, value)
-        self.send_header("Transfer-Encoding", "chunked")
-        self.end_headers()
         sent = 0
-        try:
+        try:  # from the status line on: a client gone early must not leave git running
+            self.send_response(cgi.status)
+            for name, value in cgi.headers:
+                self.send_header(name, value)
+            self.send_header("Transfer-Encoding", "chunked")
+            self.end_headers()
             for chunk in cgi.body:
                 self.wfile.write(b"%x\r\n%s\r\n" % (len(chunk), chunk))
                 sent += len(chunk)
