@@ -1127,24 +1127,23 @@ def _list_labels(api: GitHubApi, ctx: Ctx, m: re.Match[str]) -> Reply:
 @route("POST", "/repos/{owner}/{repo}/issues/{number}/labels", "issues/add-labels",
        "https://docs.github.com/rest/issues/labels#add-labels-to-an-issue")
 def _add_labels(api: GitHubApi, ctx: Ctx, m: re.Match[str]) -> Reply:
-    owner, repo = m["owner"], m["repo"]
-    pr = _issue_pr(api, ctx, m)
-    names = _label_names(ctx)
-    _ensure_labels(api, f"{owner}/{repo}", names)
-    pr["labels"] = pr["labels"] + [n for n in names if n not in pr["labels"]]
-    pr["updated_at"] = gj.now_iso()
-    api._save_pr(owner, repo, pr)
-    return _labels_reply(api, ctx, owner, repo, pr["labels"])
+    return _relabel(api, ctx, m, lambda had, names: had + [n for n in names if n not in had])
 
 
 @route("PUT", "/repos/{owner}/{repo}/issues/{number}/labels", "issues/set-labels",
        "https://docs.github.com/rest/issues/labels#set-labels-for-an-issue")
 def _set_labels(api: GitHubApi, ctx: Ctx, m: re.Match[str]) -> Reply:
+    return _relabel(api, ctx, m, lambda had, names: list(dict.fromkeys(names)))
+
+
+def _relabel(api: GitHubApi, ctx: Ctx, m: re.Match[str],
+             combine: Callable[[list[str], list[str]], list[str]]) -> Reply:
+    """Labels of the PR become ``combine(current, requested)``; new names are created."""
     owner, repo = m["owner"], m["repo"]
     pr = _issue_pr(api, ctx, m)
     names = _label_names(ctx)
     _ensure_labels(api, f"{owner}/{repo}", names)
-    pr["labels"] = list(dict.fromkeys(names))
+    pr["labels"] = combine(pr["labels"], names)
     pr["updated_at"] = gj.now_iso()
     api._save_pr(owner, repo, pr)
     return _labels_reply(api, ctx, owner, repo, pr["labels"])
