@@ -225,30 +225,39 @@ def write_atomic(path: str | os.PathLike[str], data: bytes, *, durable: bool = F
 
     (``os`` only, no ``pathlib``/``tempfile``: their imports cost every run ~6 ms.)
     """
+    import stat
+
     target = os.fspath(path)
-    if os.path.islink(target):
-        target = os.path.realpath(target)
     try:
-        st: os.stat_result | None = os.stat(target)
+        st: os.stat_result | None = os.lstat(target)
     except FileNotFoundError:
         st = None
+    if st is not None and stat.S_ISLNK(st.st_mode):
+        target = os.path.realpath(target)
+        try:
+            st = os.stat(target)
+        except FileNotFoundError:
+            st = None
     directory, base = os.path.split(target)
     fd, tmp = _temporary(directory, base)
     try:
-        with os.fdopen(fd, "wb") as f:
-            f.write(data)
-            f.flush()
+        try:
+            view = memoryview(data)
+            while view:
+                view = view[os.write(fd, view) :]
             if st is None:  # a new file gets what open() would give it
                 umask = os.umask(0)
                 os.umask(umask)
-                os.fchmod(f.fileno(), 0o666 & ~umask)
+                os.fchmod(fd, 0o666 & ~umask)
             else:
-                os.fchmod(f.fileno(), st.st_mode & 0o7777)
-                if hasattr(os, "fchown") and (st.st_uid, st.st_gid) != _owner(f.fileno()):
+                os.fchmod(fd, st.st_mode & 0o7777)
+                if hasattr(os, "fchown") and (st.st_uid, st.st_gid) != _owner(fd):
                     with contextlib.suppress(PermissionError):
-                        os.fchown(f.fileno(), st.st_uid, st.st_gid)
+                        os.fchown(fd, st.st_uid, st.st_gid)
             if durable:
-                os.fsync(f.fileno())
+                os.fsync(fd)
+        finally:
+            os.close(fd)
         os.replace(tmp, target)
     except BaseException:
         with contextlib.suppress(FileNotFoundError):
