@@ -565,6 +565,13 @@ def _dry_run(ctx: _Ctx) -> None:
         ctx.result.messages.append("already up to date: nothing would change")
 
 
+def _gave_up(ctx: _Ctx, ref: str) -> PromotionError:
+    return PromotionError(
+        f"gave up after {ctx.request.max_attempts} attempts: {ref} of {ctx.result.repo} kept "
+        "moving; run again or raise --max-attempts"
+    )
+
+
 def _backoff(attempt: int) -> None:
     """Jittered exponential backoff before attempt ``attempt + 1``."""
     base = 0.2 * (2 ** min(attempt - 1, 5))
@@ -597,10 +604,7 @@ def _push_mode(ctx: _Ctx) -> None:
         result.messages.append(f"attempt {attempt}: push lost a race ({pushed.summary})")
         if attempt < request.max_attempts:
             _backoff(attempt)
-    raise PromotionError(
-        f"gave up after {request.max_attempts} attempts: {request.base} of {result.repo} kept "
-        "moving; run again or raise --max-attempts"
-    )
+    raise _gave_up(ctx, request.base)
 
 
 def _branch_carries(ctx: _Ctx, own: Sequence[str]) -> Literal["newer", "other"]:
@@ -694,10 +698,7 @@ def _pr_mode(ctx: _Ctx) -> None:
         result.messages.append(f"attempt {attempt}: {branch} moved meanwhile ({pushed.summary})")
         if attempt < request.max_attempts:
             _backoff(attempt)
-    raise PromotionError(
-        f"gave up after {request.max_attempts} attempts: {branch} of {result.repo} kept moving; "
-        "run again or raise --max-attempts"
-    )
+    raise _gave_up(ctx, branch)
 
 
 def _built_on(ws: Workspace, own: Sequence[str], base_sha: str) -> bool:
