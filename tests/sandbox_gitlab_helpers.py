@@ -11,8 +11,9 @@ import copy
 import json
 import re
 import threading
+import time
 import urllib.request
-from collections.abc import Iterator
+from collections.abc import Callable, Iterator
 from dataclasses import dataclass, field
 from pathlib import Path
 from typing import Any
@@ -91,14 +92,16 @@ class GitLabEnv:
 
 
 def start_env(repos: RepoFactory, files: dict[str, str] | None = None,
-              rate_limit: int = 2000, faults: FaultInjector | None = None) -> GitLabEnv:
+              rate_limit: int = 2000, faults: FaultInjector | None = None,
+              clock: Callable[[], float] = time.time) -> GitLabEnv:
     content: dict[str, str | bytes] = dict(files or {
         VALUES: 'image:\n  repository: registry.example.com/web\n  tag: "1.0"\n',
         "README.md": "manifests\n",
     })
     repos.create(PROJECT, content)
     sandbox = Sandbox(repos.root, tokens=[SANDBOX_TOKEN])
-    api = GitLabApi(repos.root, token_valid=sandbox.token_valid, rate_limit=rate_limit)
+    api = GitLabApi(repos.root, token_valid=sandbox.token_valid, rate_limit=rate_limit,
+                    clock=clock)
     env = GitLabEnv(sandbox, api, repos)
 
     inner = faults.wrap(api) if faults is not None else api

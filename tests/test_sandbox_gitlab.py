@@ -294,7 +294,9 @@ def test_permissions_guest_and_developer(env: GitLabEnv) -> None:
 
 
 def test_rate_limit_headers_and_429(repos: RepoFactory) -> None:
-    gen = env_fixture(repos, rate_limit=3)
+    # A frozen clock: the four requests stay in one minute window even when the wall clock
+    # would cross a minute boundary between them (the count starts again there).
+    gen = env_fixture(repos, rate_limit=3, clock=lambda: 1_700_000_039.9)
     env = next(gen)
     try:
         status, headers, _ = env.http("GET", "/user")
@@ -304,7 +306,8 @@ def test_rate_limit_headers_and_429(repos: RepoFactory) -> None:
         env.http("GET", "/user")
         status, headers, body = env.http("GET", "/user")
         assert status == 429 and body == "Retry later\n"
-        assert int(headers["retry-after"]) >= 1 and headers["ratelimit-remaining"] == "0"
+        assert headers["retry-after"] == "1" and headers["ratelimit-remaining"] == "0"
+        assert headers["ratelimit-reset"] == "1700000040"
     finally:
         next(gen, None)
 

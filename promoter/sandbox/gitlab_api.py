@@ -122,8 +122,12 @@ class GitLabApi:
         token_valid: Callable[[str | None], bool] | None = None,
         rate_limit: int = 2000,
         store: StateStore | None = None,
+        clock: Callable[[], float] = time.time,
     ) -> None:
         self.root = Path(root)
+        # Rate limits count in fixed wall-clock minutes, like GitLab's Rack::Attack; a test
+        # passes a frozen clock so that its requests never straddle two windows.
+        self._clock = clock
         self.store = store or StateStore(self.root)
         self._token_valid = token_valid or (lambda _token: True)
         self.rate_limit = rate_limit
@@ -218,7 +222,7 @@ class GitLabApi:
         return root
 
     def _rate_headers(self, key: str) -> list[tuple[str, str]]:
-        now = time.time()
+        now = self._clock()
         window = int(now // 60) * 60
         with self._rate_lock:
             start, count = self._rate.get(key, (window, 0))
