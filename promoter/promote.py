@@ -459,6 +459,9 @@ def _promote(
             if result.status == "changed" or request.forge not in ("none", ""):
                 open_pull_request(request, result)
     finally:
+        # A failed checkout skips the join above: no import may outlive this promotion (a
+        # later import racing it in another thread could see a half-initialised module).
+        warm.join()
         if tmp is not None:
             shutil.rmtree(tmp, ignore_errors=True)
 
