@@ -48,39 +48,43 @@ class Run:
 
     def __init__(self, program: str, needles: Sequence[bytes]) -> None:
         self.program = program
-        self.args = [program.encode(), b"-l", b"-F"]
+        self.args: list[str | bytes] = [program, "-l", "-F"]
         for needle in (*needles, *_UTF16_BOMS):
-            self.args += (b"-e", needle)
+            self.args += ("-e", needle)
+        self.args.append("--")
         self.env = dict(os.environ)
         self.env["LC_ALL"] = "C"
         self.min_files = MIN_FILES
         self.batch_bytes = _BATCH_BYTES
         self.paths: list[str] = []  # every path offered, in order
-        self.pending: list[int] = []
+        self.start = 0  # paths[start:] wait for the next batch
         self.pending_bytes = 0
         self.unsure: list[int] = []  # indexes of paths grep does not look at
-        self.children: list[tuple[int, int, list[int]]] = []  # (pid, stdout fd, path indexes)
+        self.children: list[tuple[int, int, range]] = []  # (pid, stdout fd, path indexes)
 
-    def add(self, path: str) -> None:
-        index = len(self.paths)
+    def add(self, path: str) -> None:  # the walk calls this for every file: keep it lean
         self.paths.append(path)
-        if "\n" in path:  # cannot be told apart in grep's output: Python reads it
-            self.unsure.append(index)
-            return
-        self.pending.append(index)
         self.pending_bytes += len(path) + 1
         if self.pending_bytes >= self.batch_bytes and len(self.paths) >= self.min_files:
             self._spawn()
 
     def finish(self) -> None:
-        if self.pending and len(self.paths) >= self.min_files:
-            self._spawn()
-        self.unsure.extend(self.pending)
-        self.pending = []
+        if len(self.paths) > self.start:
+            if len(self.paths) >= self.min_files:
+                self._spawn()
+            else:
+                self.unsure.extend(range(self.start, len(self.paths)))
+                self.start = len(self.paths)
 
     def _spawn(self) -> None:
-        batch, self.pending, self.pending_bytes = self.pending, [], 0
-        argv = [*self.args, b"--", *(os.fsencode(self.paths[i]) for i in batch)]
+        batch = range(self.start, len(self.paths))
+        self.start, self.pending_bytes = len(self.paths), 0
+        paths = self.paths
+        # A name with a line break cannot be told apart in grep's output: Python reads it.
+        odd = [i for i in batch if "\n" in paths[i]]
+        if odd:
+            self.unsure.extend(odd)
+        argv = [*self.args, *(paths[i] for i in batch if "\n" not in paths[i])]
         r, w = os.pipe()
         try:
             pid = os.posix_spawn(
@@ -104,7 +108,7 @@ class Run:
         """Indexes of the paths Python must read: grep's hits and the ones it could not vouch
         for, in the original order."""
         self.finish()
-        out = list(self.unsure)
+        out = set(self.unsure)
         for pid, r, batch in self.children:
             chunks = []
             with os.fdopen(r, "rb") as fh:
@@ -113,10 +117,9 @@ class Run:
             _, status = os.waitpid(pid, 0)
             code = os.waitstatus_to_exitcode(status)
             if code not in (0, 1):  # an error (unreadable file...): Python reads the batch
-                out.extend(batch)
+                out.update(batch)
                 continue
-            found = set(b"".join(chunks).split(b"\n"))
-            out.extend(i for i in batch if os.fsencode(self.paths[i]) in found)
+            found = {os.fsdecode(name) for name in b"".join(chunks).split(b"\n") if name}
+            out.update(i for i in batch if self.paths[i] in found)
         self.children = []
-        out.sort()
-        return out
+        return sorted(out)

@@ -267,12 +267,12 @@ def _inside(path: str, root: str) -> bool:
 
 
 def discover(
-    paths: Sequence[str | os.PathLike[str]], on_found: Callable[[Candidate], None] | None = None
+    paths: Sequence[str | os.PathLike[str]], on_found: Callable[[str], None] | None = None
 ) -> tuple[list[Candidate], list[str]]:
     """Files to look at, in a stable order, and warnings about skipped symlinks.
 
-    ``on_found`` is called with each file as soon as it is listed (the grep pre-filter
-    starts on the first ones while the walk goes on)."""
+    ``on_found`` is called with each file's path as soon as it is listed (the grep
+    pre-filter starts on the first ones while the walk goes on)."""
     found: list[Candidate] = []
     warnings: list[str] = []
     seen: set[str] = set()
@@ -286,10 +286,9 @@ def discover(
                 return
         if real not in seen:
             seen.add(real)
-            cand = Candidate(path, name)
-            found.append(cand)
+            found.append(Candidate(path, name))
             if on_found is not None:
-                on_found(cand)
+                on_found(path)
 
     def walk(directory: str, shown: str, real_dir: str, root: str) -> None:
         try:
@@ -443,7 +442,7 @@ def _preload() -> None:
 
 def _start_prefilter(
     request: Request, wanted: tuple[bytes, ...]
-) -> tuple[Run | None, Callable[[Candidate], None] | None]:
+) -> tuple[Run | None, Callable[[str], None] | None]:
     """``(grep run, on_found)`` for :func:`discover`, or ``(None, None)`` without grep.
 
     Files grep need not look at (every kustomization with ``--add``) are not given to it.
@@ -456,11 +455,11 @@ def _start_prefilter(
     run = prefilter.Run(program, wanted)
     add = run.add
     if not request.add:
-        return run, lambda cand: add(cand.path)
+        return run, add
 
-    def on_found(cand: Candidate) -> None:
-        if os.path.basename(cand.path) not in KUSTOMIZATION_NAMES:
-            add(cand.path)
+    def on_found(path: str) -> None:
+        if os.path.basename(path) not in KUSTOMIZATION_NAMES:
+            add(path)
 
     return run, on_found
 

@@ -75,7 +75,7 @@ def test_grep_and_python_pick_the_same_files(
     real_spawn = prefilter.Run._spawn
 
     def counting(self: prefilter.Run) -> None:
-        spawned.append(len(self.pending))
+        spawned.append(len(self.paths) - self.start)
         real_spawn(self)
 
     monkeypatch.setattr(prefilter.Run, "_spawn", counting)
