@@ -194,3 +194,28 @@ def test_unrelated_histories_are_an_error_on_both_paths(
         merge_tree_switch(flag)
         with pytest.raises(bare.GitError, match="unrelated histories"):
             bare.merge_check(repo, "main", lone)
+
+
+def test_fallback_rebase_replays_each_commit_like_apply_3way(
+    tmp_path: Path, merge_tree_switch: Callable[[bool], None]
+) -> None:
+    """Two head commits replayed onto a moved base: the same trees, one commit each."""
+    results = []
+    for flag in (True, False):
+        repo = build(tmp_path / str(flag), BASE, put("app/values.yaml", edit(LINES, 18, "x")),
+                     put("app/values.yaml", edit(LINES, 2, "tag: 2")))
+        work = repo.parent
+        git(work, "checkout", "-q", "head")
+        write(work, "app/values.yaml", edit(edit(LINES, 2, "tag: 2"), 9, "y"))
+        git(work, "commit", "-qam", "second")
+        merge_tree_switch(flag)
+        new = bare.merge_commit(repo, "main", bare.out(repo, "rev-parse", "head"), "rebase",
+                                "t", "")
+        assert new is not None
+        results.append([bare.out(repo, "rev-parse", f"{new}~{n}^{{tree}}") for n in (0, 1)])
+        assert bare.out(repo, "log", "--format=%s", "-3", new).splitlines() == [
+            "second", "head", "main"]
+    assert results[0] == results[1]
+    conflict = build(tmp_path / "c", BASE, *CASES["one line, two values"])
+    assert bare.merge_commit(conflict, "main", bare.out(conflict, "rev-parse", "head"),
+                             "rebase", "t", "") is None

@@ -20,6 +20,7 @@ from dataclasses import dataclass
 from pathlib import Path
 
 ZERO_SHA = "0" * 40
+EMPTY_TREE = "4b825dc642cb6eb9a060e54bf8d69288fbee4904"  # git's well-known empty tree (SHA-1)
 SANDBOX_IDENTITY = ("Promoter Sandbox", "sandbox@promoter.invalid")
 
 
@@ -196,8 +197,7 @@ def merge_check(repo: Path, base: str, head: str) -> MergeCheck:
 
     ``git merge-tree --write-tree`` where git has it (2.38+), else ``_index_merge``.
     """
-    use = USE_MERGE_TREE if USE_MERGE_TREE is not None else git_version() >= MERGE_TREE_GIT
-    if not use:
+    if not _use_merge_tree():
         return _index_merge(repo, base, head)
     proc = run(repo, "merge-tree", "--write-tree", "--name-only", base, head, check=False)
     lines = proc.stdout.decode().splitlines()
@@ -235,9 +235,18 @@ def _index_merge(repo: Path, base: str, head: str) -> MergeCheck:
             f"git merge-base found no common commit in {repo} for {base}..{head}: "
             "refusing to merge unrelated histories"
         )
+    return _three_way(repo, bases[0], base, head)
+
+
+def _use_merge_tree() -> bool:
+    return USE_MERGE_TREE if USE_MERGE_TREE is not None else git_version() >= MERGE_TREE_GIT
+
+
+def _three_way(repo: Path, ancestor: str, ours: str, theirs: str) -> MergeCheck:
+    """Merge the trees of ``ours`` and ``theirs`` against ``ancestor`` in a private index."""
     with tempfile.TemporaryDirectory(prefix="sandbox-merge-") as tmp:
         env = {"GIT_INDEX_FILE": str(Path(tmp) / "index")}
-        run(repo, "read-tree", "-i", "-m", "--aggressive", bases[0], base, head, env=env)
+        run(repo, "read-tree", "-i", "-m", "--aggressive", ancestor, ours, theirs, env=env)
         stages: dict[str, dict[int, tuple[str, str]]] = {}
         listing = run(repo, "ls-files", "-u", "-z", env=env).stdout.decode()
         for entry in filter(None, listing.split("\0")):
@@ -333,10 +342,16 @@ def _cherry_pick_tree(repo: Path, onto: str, commit: str) -> str | None:
     """Tree of ``commit``'s change applied on ``onto`` (temporary index, no work tree).
 
     git 2.39's merge-tree cannot take an explicit merge base, so the change is
-    applied as a patch with ``git apply --cached --3way`` on a private index.
+    applied as a patch with ``git apply --cached --3way`` on a private index
+    (before git 2.38: ``_three_way`` with the commit's parent as the base).
     """
     info = commit_info(repo, commit)
     parent = info.parents[0] if info.parents else None
+    if not _use_merge_tree():
+        # ``apply --cached --3way`` is recent too: the same private-index merge as above,
+        # with the commit's parent (or the empty tree) as the explicit merge base.
+        check = _three_way(repo, parent or EMPTY_TREE, onto, commit)
+        return check.tree if check.clean else None
     span = [parent, commit] if parent else ["--root", commit]
     patch = run(repo, "diff-tree", "-p", "--binary", "--full-index", *span).stdout
     with tempfile.TemporaryDirectory(prefix="sandbox-index-") as tmp:
