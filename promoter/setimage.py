@@ -258,8 +258,8 @@ class Candidate(NamedTuple):  # NamedTuple, not a dataclass: cheaper to import
     name: str  # how messages spell it
 
 
-def _wanted(name: str) -> bool:
-    return name.endswith(YAML_SUFFIXES) or name in YAML_NAMES
+def _entry_name(entry: os.DirEntry[str]) -> str:
+    return entry.name
 
 
 def _inside(path: str, root: str) -> bool:
@@ -290,25 +290,33 @@ def discover(
             if on_found is not None:
                 on_found(path)
 
+    new = tuple.__new__  # Candidate(path, name) without NamedTuple's Python-level __new__
+
     def walk(directory: str, shown: str, real_dir: str, root: str) -> None:
         try:
             with os.scandir(directory) as it:
-                entries = sorted(it, key=lambda e: e.name)
+                entries = sorted(it, key=_entry_name)
         except OSError as exc:
             warnings.append(f"{shown}: skipped: {exc.strerror}")
             return
-        for entry in entries:
+        prefix = "" if shown == "." else f"{shown}/"
+        for entry in entries:  # hot: once per file of the tree, so the common case is inline
             base = entry.name
-            name = base if shown == "." else f"{shown}/{base}"
             if entry.is_dir(follow_symlinks=False):
                 if base != ".git":
-                    walk(entry.path, name, f"{real_dir}/{base}", root)
-            elif _wanted(base):
+                    walk(entry.path, prefix + base, f"{real_dir}/{base}", root)
+            elif base.endswith(YAML_SUFFIXES) or base in YAML_NAMES:
                 if entry.is_symlink():
                     if entry.is_file():
-                        add(entry.path, name, root, None)
+                        add(entry.path, prefix + base, root, None)
                 elif entry.is_file():
-                    add(entry.path, name, root, f"{real_dir}/{base}")
+                    real = f"{real_dir}/{base}"
+                    if real not in seen:
+                        seen.add(real)
+                        path = entry.path
+                        found.append(new(Candidate, (path, prefix + base)))
+                        if on_found is not None:
+                            on_found(path)
 
     for raw in paths:
         path = os.fspath(raw)
