@@ -104,6 +104,19 @@ class Run:
             os.close(w)
         self.children.append((pid, r, batch))
 
+    def close(self) -> None:
+        """Stop and reap every grep still running (when the walk failed half-way)."""
+        import signal
+
+        for pid, r, _ in self.children:
+            os.close(r)
+            try:
+                os.kill(pid, signal.SIGTERM)
+            except ProcessLookupError:
+                pass
+            os.waitpid(pid, 0)
+        self.children = []
+
     def hits(self) -> list[int]:
         """Indexes of the paths Python must read: grep's hits and the ones it could not vouch
         for, in the original order."""

@@ -627,7 +627,12 @@ def _set_image(
     request = build_request(images, keys, add)
     wanted = needles(request)
     run, on_found = _start_prefilter(request, wanted)
-    candidates, warnings = discover(paths, on_found)
+    try:
+        candidates, warnings = discover(paths, on_found)
+    except BaseException:
+        if run is not None:  # no grep is left behind (library users run long processes)
+            run.close()
+        raise
     result = SetImageResult(warnings=warnings)
     to_read, weight = _prefiltered(candidates, run, result)
     outcomes = _plan_all(to_read, request, wanted, diff, result, weight, not dry_run, durable)

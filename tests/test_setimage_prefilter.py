@@ -109,3 +109,28 @@ def test_writes_with_grep(tmp_path: Path, monkeypatch: pytest.MonkeyPatch) -> No
     assert [e.file for e in result.edits] == [str(tmp_path / "f3.yaml")]
     assert (tmp_path / "f3.yaml").read_text() == POD.format(v="ghcr.io/acme/web:2")
     assert result.files_scanned == 10 and result.files_parsed == 1
+
+
+def test_no_grep_left_behind_when_a_path_is_missing(
+    tmp_path: Path, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    from promoter.setimage import UsageError
+
+    monkeypatch.setattr(prefilter, "MIN_FILES", 0)
+    monkeypatch.setattr(prefilter, "_BATCH_BYTES", 1)  # a grep per file
+    for i in range(5):
+        write(tmp_path / "d" / f"f{i}.yaml", POD.format(v=W1))
+    pids: list[int] = []
+    real_spawn = prefilter.Run._spawn
+
+    def keep(self: prefilter.Run) -> None:
+        real_spawn(self)
+        pids.append(self.children[-1][0])
+
+    monkeypatch.setattr(prefilter.Run, "_spawn", keep)
+    with pytest.raises(UsageError, match="no such file"):
+        set_image([tmp_path / "d", tmp_path / "missing"], ["ghcr.io/acme/web:2"])
+    assert len(pids) == 5
+    for pid in pids:
+        with pytest.raises(ChildProcessError):
+            os.waitpid(pid, os.WNOHANG)  # already reaped
