@@ -18,6 +18,7 @@ from typing import Any
 import pytest
 import yaml
 from conftest import RepoFactory, make_git_env
+from forge_helpers import deployment
 from test_report import parse_github_output
 
 from promoter.report import DOTENV_NAMES, OUTPUT_NAMES
@@ -28,23 +29,7 @@ ACTION = ROOT / "ci-templates" / "github" / "action.yml"
 GITLAB = ROOT / "ci-templates" / "gitlab" / "promote.gitlab-ci.yml"
 TOKEN = "templates-token-0123456789"
 FILE = "envs/prod/web/deployment.yaml"
-DEPLOYMENT = """apiVersion: apps/v1
-kind: Deployment
-metadata:
-  name: web
-spec:
-  selector:
-    matchLabels:
-      app: web
-  template:
-    metadata:
-      labels:
-        app: web
-    spec:
-      containers:
-        - name: web
-          image: ghcr.io/acme/web:1.0.0
-"""
+DEPLOYMENT = deployment("ghcr.io/acme/web:1.0.0")
 
 
 def load(path: Path) -> Any:
