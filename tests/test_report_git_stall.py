@@ -44,8 +44,16 @@ def test_low_speed_settings_follow_the_environment(monkeypatch: pytest.MonkeyPat
 
 @pytest.fixture
 def stalling_server() -> Iterator[str]:
-    """An HTTP server that starts a git answer, then sends nothing more."""
+    """An HTTP server that starts a git answer, then sends nothing more.
+
+    The listener is closed only after the serving thread has stopped: closing
+    it under a thread that is about to call ``accept()`` frees the descriptor
+    number, the next test's server can get the same number, and this thread
+    would then answer that server's clients (seen once in CI as a sandbox
+    request that read this stalled reply).
+    """
     listener = socket.create_server(("127.0.0.1", 0))
+    listener.settimeout(0.05)
     release = threading.Event()
     conns: list[socket.socket] = []
 
@@ -53,9 +61,10 @@ def stalling_server() -> Iterator[str]:
         while not release.is_set():
             try:
                 conn, _ = listener.accept()
-            except OSError:
-                return
+            except TimeoutError:
+                continue
             conns.append(conn)
+            conn.settimeout(None)
             conn.recv(65536)
             conn.sendall(b"HTTP/1.1 200 OK\r\n"
                          b"Content-Type: application/x-git-upload-pack-advertisement\r\n"
@@ -67,6 +76,8 @@ def stalling_server() -> Iterator[str]:
         yield f"http://127.0.0.1:{listener.getsockname()[1]}/acme/manifests.git"
     finally:
         release.set()
+        thread.join(timeout=30)
+        assert not thread.is_alive(), "the stalling server's thread did not stop"
         listener.close()
         for conn in conns:
             conn.close()
