@@ -15,8 +15,6 @@ re-parsed and must equal the input data plus exactly that key. A flow mapping
 
 from __future__ import annotations
 
-from typing import Any
-
 from promoter.yamledit.model import (
     AppendItem,
     Change,
@@ -30,6 +28,10 @@ from promoter.yamledit.model import (
     deref,
     format_path,
 )
+
+TYPE_CHECKING = False  # typing.TYPE_CHECKING without importing typing at run time
+if TYPE_CHECKING:
+    from typing import Any
 
 
 class AddKey(AppendItem):

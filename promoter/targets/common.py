@@ -18,7 +18,6 @@ Rules every target follows (README "## set-image" says the same to users):
 from __future__ import annotations
 
 from collections.abc import Callable, Iterator
-from typing import NamedTuple
 
 from promoter.imageref import ImageRef, try_parse
 from promoter.targets.base import Request
@@ -186,11 +185,16 @@ def whole_ref_change(node: Node | None, request: Request, target: str) -> list[C
     return [SetScalar(scalar, text, target, note)]
 
 
-class SplitFields(NamedTuple):
-    """A pin spread over fields: repository elsewhere, ``tag``/``digest`` scalars here."""
+class SplitFields:
+    """A pin spread over fields: repository elsewhere, ``tag``/``digest`` scalars here.
 
-    tag: Scalar | None
-    digest: Scalar | None
+    A plain slotted class, not a NamedTuple: no ``typing`` import on a run."""
+
+    __slots__ = ("digest", "tag")
+
+    def __init__(self, tag: Scalar | None, digest: Scalar | None) -> None:
+        self.tag = tag
+        self.digest = digest
 
 
 def split_changes(fields: SplitFields, new: ImageRef, target: str) -> list[Change]:

@@ -15,8 +15,6 @@ new reference has none); otherwise the new tag. The caller requires exactly one
 
 from __future__ import annotations
 
-import re
-
 from promoter.targets.base import Request
 from promoter.targets.common import editable, get_path, root_mapping, whole_ref
 from promoter.yamledit.model import (
@@ -29,8 +27,9 @@ from promoter.yamledit.model import (
     format_path,
 )
 
-_FULL = re.compile(r"(?:[^.\[\]]+|\[\d+\])(?:\.[^.\[\]]+|\[\d+\])*\Z")
-_TOKEN = re.compile(r"[^.\[\]]+|\[(\d+)\]")
+# Compiled on first use (re caches them): most runs have no --key and need neither.
+_FULL = r"(?:[^.\[\]]+|\[\d+\])(?:\.[^.\[\]]+|\[\d+\])*\Z"
+_TOKEN = r"[^.\[\]]+|\[(\d+)\]"
 
 
 class KeyPathError(ValueError):
@@ -39,13 +38,15 @@ class KeyPathError(ValueError):
 
 def parse_key(text: str) -> tuple[str | int, ...]:
     """``a.b[0].c`` -> ``("a", "b", 0, "c")``; raise :class:`KeyPathError` when malformed."""
-    if not _FULL.match(text):
+    import re
+
+    if not re.match(_FULL, text):
         raise KeyPathError(
             f"invalid --key {text!r}: use dotted keys with [n] indexes, e.g. image.tag "
             "or sidecars[0].image"
         )
     return tuple(
-        int(m.group(1)) if m.group(1) is not None else m.group(0) for m in _TOKEN.finditer(text)
+        int(m.group(1)) if m.group(1) is not None else m.group(0) for m in re.finditer(_TOKEN, text)
     )
 
 

@@ -27,7 +27,6 @@ A ``:digest`` field is left alone when the new reference has no digest.
 from __future__ import annotations
 
 from collections.abc import Iterator
-from typing import NamedTuple
 
 from promoter.imageref import ImageRef, InvalidReference, parse
 from promoter.targets.base import Request
@@ -47,10 +46,27 @@ from promoter.yamledit.model import (
 FIELDS = ("tag", "name", "digest")
 
 
-class Marker(NamedTuple):
-    kind: str  # "flux" or "promoter"
-    key: str  # flux: "ns:policy"; promoter: the repository as written
-    field: str | None  # None (whole reference), "tag", "name", "digest"
+class Marker:
+    """A parsed marker comment (a plain slotted class, not a NamedTuple: no ``typing``
+    import on a run); equal when all three fields are."""
+
+    __slots__ = ("field", "key", "kind")
+
+    def __init__(self, kind: str, key: str, field: str | None) -> None:
+        self.kind = kind  # "flux" or "promoter"
+        self.key = key  # flux: "ns:policy"; promoter: the repository as written
+        self.field = field  # None (whole reference), "tag", "name", "digest"
+
+    def __eq__(self, other: object) -> bool:
+        if not isinstance(other, Marker):
+            return NotImplemented
+        return (self.kind, self.key, self.field) == (other.kind, other.key, other.field)
+
+    def __hash__(self) -> int:
+        return hash((self.kind, self.key, self.field))
+
+    def __repr__(self) -> str:
+        return f"Marker(kind={self.kind!r}, key={self.key!r}, field={self.field!r})"
 
 
 def parse_marker(comment: str | None) -> Marker | None:
