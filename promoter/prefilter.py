@@ -15,16 +15,55 @@ name with a line break) are read by Python as before.
 Only POSIX options are used (``-l -F -e``, ``--``), under ``LC_ALL=C`` so bytes are
 compared as bytes. ``PROMOTER_NO_GREP=1`` turns it off; so does a missing ``grep`` or
 ``os.posix_spawn``.
+
+**Tree mode** (:class:`TreeGrep`): the ``promoter`` console script starts one recursive
+GNU ``grep -r`` over the directory PATHs at process entry (:func:`start_tree`), before
+the engine is imported, so grep reads the tree on one core while Python imports and
+walks on the other. ``grep -r`` visits exactly the plain files Python's walk lists
+(``--include`` the YAML names, ``--exclude-dir=.git``, symlinks met while recursing are
+not followed, devices skipped); the files it cannot vouch for are read by Python: those
+reached through a symlink, file PATHs, and every file when grep reports an error (exit
+2: an unreadable file, or a grep without these GNU options, for which the batches above
+run instead). Names come back NUL-terminated (``-Z``), so any file name is fine.
+:func:`take_tree` hands the run to :func:`promoter.setimage.set_image` only when it was
+started for exactly the same PATHs and needles.
 """
 
 from __future__ import annotations
 
 import os
-from collections.abc import Sequence
+
+TYPE_CHECKING = False  # typing.TYPE_CHECKING without importing typing at run time
+if TYPE_CHECKING:
+    from collections.abc import Iterable, Sequence
 
 MIN_FILES = 300  # below this, reading in Python is cheaper than starting grep
 _BATCH_BYTES = 100_000  # argv bytes per grep run, far below any ARG_MAX
 _UTF16_BOMS = (b"\xff\xfe", b"\xfe\xff")
+MARKER_NEEDLES = (b"$imagepolicy", b"promoter:")
+# The names the walk keeps (promoter.setimage.discover), as grep --include globs.
+_INCLUDE = ("--include=*.yaml", "--include=*.yml", "--include=Kustomization")
+
+
+def needles(short_names: Iterable[str], key_names: Iterable[str], add: bool) -> tuple[bytes, ...]:
+    """The byte strings a file must contain to be worth parsing (besides a UTF-16 BOM).
+
+    The images' short names, the markers, the last name of every ``--key`` and, with
+    ``--add``, the kustomization kinds. Shared by :func:`promoter.setimage.needles` and
+    the console script's early start, so the two cannot drift apart."""
+    out = {name.encode() for name in short_names}
+    out.update(MARKER_NEEDLES)
+    out.update(name.encode() for name in key_names)
+    if add:  # --add may append to a kustomization that does not name the image yet
+        out.update((b"Kustomization", b"Component"))
+    return tuple(sorted(out))
+
+
+def _grep_env() -> dict[str, str]:
+    env = dict(os.environ)
+    env["LC_ALL"] = "C"  # bytes are compared as bytes
+    env.pop("GREP_OPTIONS", None)  # older GNU greps read options from it
+    return env
 
 
 def grep_program() -> str | None:
@@ -52,8 +91,7 @@ class Run:
         for needle in (*needles, *_UTF16_BOMS):
             self.args += ("-e", needle)
         self.args.append("--")
-        self.env = dict(os.environ)
-        self.env["LC_ALL"] = "C"
+        self.env = _grep_env()
         self.min_files = MIN_FILES
         self.batch_bytes = _BATCH_BYTES
         self.paths: list[str] = []  # every path offered, in order
@@ -136,3 +174,124 @@ class Run:
             out.update(i for i in batch if self.paths[i] in found)
         self.children = []
         return sorted(out)
+
+
+class TreeGrep:
+    """One ``grep -r -l -F -Z`` over directory PATHs, started at process entry.
+
+    ``key`` is what it was started for (the PATHs as given and the needles);
+    :meth:`hits` waits for it and returns the files it found, or None when it failed.
+    """
+
+    def __init__(
+        self, program: str, paths: Sequence[str], dirs: Sequence[str], wanted: Sequence[bytes]
+    ) -> None:
+        self.key = (tuple(paths), tuple(wanted))
+        self.dirs = tuple(dirs)
+        argv: list[str | bytes] = [
+            program, "-r", "-l", "-F", "-Z", "-s", "--devices=skip", *_INCLUDE,
+            "--exclude-dir=.git",
+            "--no-ignore-case",  # GNU grep >= 3.3 only: any other grep stops at once (exit 2)
+        ]  # fmt: skip
+        for needle in (*wanted, *_UTF16_BOMS):
+            argv += ("-e", needle)
+        argv += ("--", *self.dirs)
+        r, w = os.pipe()
+        try:
+            self.pid = os.posix_spawn(
+                program,
+                argv,
+                _grep_env(),
+                file_actions=[
+                    (os.POSIX_SPAWN_DUP2, w, 1),
+                    (os.POSIX_SPAWN_OPEN, 2, os.devnull, os.O_WRONLY, 0),
+                ],
+            )
+        except BaseException:
+            os.close(r)
+            raise
+        finally:
+            os.close(w)
+        self.fd = r
+
+    def hits(self) -> set[str] | None:
+        """The files grep found (as Python's walk spells them), or None if grep failed."""
+        chunks = []
+        with os.fdopen(self.fd, "rb") as fh:
+            while data := fh.read(1 << 16):
+                chunks.append(data)
+        self.fd = -1
+        _, status = os.waitpid(self.pid, 0)
+        if os.waitstatus_to_exitcode(status) not in (0, 1):
+            return None  # an unreadable file or directory, or not a GNU grep: no verdict
+        names = b"".join(chunks).split(b"\0")
+        names.pop()  # after the last NUL
+        return {os.fsdecode(name) for name in names}
+
+    def close(self) -> None:
+        """Stop and reap grep (its verdict is not wanted)."""
+        import signal
+
+        if self.fd < 0:
+            return
+        os.close(self.fd)
+        self.fd = -1
+        try:
+            os.kill(self.pid, signal.SIGTERM)
+        except ProcessLookupError:
+            pass
+        os.waitpid(self.pid, 0)
+
+
+_tree: TreeGrep | None = None  # started by start_tree, consumed by take_tree
+
+
+def tree_roots(paths: Sequence[str]) -> list[str] | None:
+    """The directory PATHs grep -r would search, or None when tree mode cannot vouch for them.
+
+    grep prints ``d//`` as ``d/`` (Python's walk keeps ``d//``), and
+    ``--exclude-dir=.git`` also skips a root named ``.git``: with such a root (or ``/``)
+    the batch mode runs instead.
+    """
+    dirs = [p for p in paths if os.path.isdir(p)]
+    for d in dirs:
+        if d.endswith("//") or not d.strip("/") or ".git" in os.path.normpath(d).split("/"):
+            return None
+        if ".git" in d.split("/"):
+            return None
+    return dirs
+
+
+def start_tree(paths: Sequence[str], wanted: Sequence[bytes]) -> bool:
+    """Start grep -r over the directories among ``paths`` (for :func:`take_tree`)."""
+    global _tree
+    cancel_tree()
+    program = grep_program()
+    dirs = tree_roots(paths) if program is not None else None
+    if program is None or not dirs:
+        return False
+    try:
+        _tree = TreeGrep(program, paths, dirs, wanted)
+    except (OSError, ValueError):  # no spawn, or a NUL in a needle or PATH
+        return False
+    return True
+
+
+def take_tree(paths: Sequence[str], wanted: Sequence[bytes]) -> TreeGrep | None:
+    """The grep :func:`start_tree` started for exactly these PATHs and needles, else None."""
+    global _tree
+    run, _tree = _tree, None
+    if run is None:
+        return None
+    if run.key != (tuple(paths), tuple(wanted)) or tree_roots(paths) != list(run.dirs):
+        run.close()
+        return None
+    return run
+
+
+def cancel_tree() -> None:
+    """Stop a grep started by :func:`start_tree` that nobody took."""
+    global _tree
+    run, _tree = _tree, None
+    if run is not None:
+        run.close()

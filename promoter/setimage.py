@@ -33,6 +33,7 @@ from collections.abc import Callable, Iterable, Sequence
 from dataclasses import dataclass, field
 from typing import TYPE_CHECKING, NamedTuple
 
+from promoter import prefilter
 from promoter.imageref import ImageRef, InvalidReference, parse
 from promoter.targets.base import Request
 from promoter.yamledit.model import (
@@ -47,11 +48,11 @@ from promoter.yamledit.model import (
 )
 
 if TYPE_CHECKING:
-    from promoter.prefilter import Run
+    from promoter.prefilter import Run, TreeGrep
 
 YAML_SUFFIXES = (".yaml", ".yml")
 YAML_NAMES = frozenset({"Kustomization"})
-MARKER_NEEDLES = (b"$imagepolicy", b"promoter:")
+MARKER_NEEDLES = prefilter.MARKER_NEEDLES
 KUSTOMIZATION_NAMES = frozenset({"kustomization.yaml", "kustomization.yml", "Kustomization"})
 
 
@@ -102,12 +103,11 @@ def build_request(
 def needles(request: Request) -> tuple[bytes, ...]:
     from promoter.targets.keypath import last_segment
 
-    out = {image.short_name.encode() for image in request.images}
-    out.update(MARKER_NEEDLES)
-    out.update(last_segment(key).encode() for key in request.keys)
-    if request.add:  # --add may append to a kustomization that does not name the image yet
-        out.update((b"Kustomization", b"Component"))
-    return tuple(sorted(out))
+    return prefilter.needles(
+        (image.short_name for image in request.images),
+        (last_segment(key) for key in request.keys),
+        request.add,
+    )
 
 
 def worth_parsing(data: bytes, wanted: tuple[bytes, ...]) -> bool:
@@ -267,12 +267,16 @@ def _inside(path: str, root: str) -> bool:
 
 
 def discover(
-    paths: Sequence[str | os.PathLike[str]], on_found: Callable[[str], None] | None = None
+    paths: Sequence[str | os.PathLike[str]],
+    on_found: Callable[[str], None] | None = None,
+    indirect: list[int] | None = None,
 ) -> tuple[list[Candidate], list[str]]:
     """Files to look at, in a stable order, and warnings about skipped symlinks.
 
     ``on_found`` is called with each file's path as soon as it is listed (the grep
-    pre-filter starts on the first ones while the walk goes on)."""
+    pre-filter starts on the first ones while the walk goes on). ``indirect`` receives
+    the indexes of the files not met as plain files while walking a directory PATH
+    (symlinks, file PATHs): those a ``grep -r`` over the directories does not read."""
     found: list[Candidate] = []
     warnings: list[str] = []
     seen: set[str] = set()
@@ -286,6 +290,8 @@ def discover(
                 return
         if real not in seen:
             seen.add(real)
+            if indirect is not None:
+                indirect.append(len(found))
             found.append(Candidate(path, name))
             if on_found is not None:
                 on_found(path)
@@ -497,6 +503,41 @@ def _prefiltered(
     return chosen, len(chosen) * PARSE_WEIGHT
 
 
+def _tree_filtered(
+    cands: list[Candidate],
+    tree: TreeGrep,
+    indirect: list[int],
+    request: Request,
+    wanted: tuple[bytes, ...],
+    result: SetImageResult,
+) -> tuple[list[Candidate], int]:
+    """:func:`_prefiltered` for a ``grep -r`` started at entry (:class:`prefilter.TreeGrep`).
+
+    Python reads grep's hits, the files grep did not read (``indirect``: symlinks and
+    file PATHs) and, with ``--add``, every kustomization. When grep failed (an unreadable
+    file, a grep without GNU's options) the batch mode runs over the walk's list instead.
+    """
+    _preload()  # while grep finishes
+    hits = tree.hits()
+    if hits is None:
+        run, on_found = _start_prefilter(request, wanted)
+        if on_found is not None:
+            for cand in cands:
+                on_found(cand.path)
+        return _prefiltered(cands, run, result)
+    keep = set(indirect)
+    if request.add:
+        keep.update(
+            i for i, c in enumerate(cands) if os.path.basename(c.path) in KUSTOMIZATION_NAMES
+        )
+    if keep:
+        chosen = [c for i, c in enumerate(cands) if c.path in hits or i in keep]
+    else:
+        chosen = [c for c in cands if c.path in hits]
+    result.files_scanned += len(cands) - len(chosen)
+    return chosen, len(chosen) * PARSE_WEIGHT
+
+
 Outcome = list[tuple[_Planned, OSError | None]]  # planned files and how their write went
 
 
@@ -626,15 +667,28 @@ def _set_image(
         raise UsageError("no PATH given: name the files or directories to edit")
     request = build_request(images, keys, add)
     wanted = needles(request)
-    run, on_found = _start_prefilter(request, wanted)
+    # A grep -r the console script started at entry, if it was for these PATHs and needles.
+    tree = prefilter.take_tree([os.fspath(p) for p in paths], wanted)
+    indirect: list[int] | None = None
+    run: Run | None = None
+    on_found: Callable[[str], None] | None = None
+    if tree is not None:
+        indirect = []
+    else:
+        run, on_found = _start_prefilter(request, wanted)
     try:
-        candidates, warnings = discover(paths, on_found)
-    except BaseException:
-        if run is not None:  # no grep is left behind (library users run long processes)
+        candidates, warnings = discover(paths, on_found, indirect)
+    except BaseException:  # no grep is left behind (library users run long processes)
+        if run is not None:
             run.close()
+        if tree is not None:
+            tree.close()
         raise
     result = SetImageResult(warnings=warnings)
-    to_read, weight = _prefiltered(candidates, run, result)
+    if tree is not None and indirect is not None:
+        to_read, weight = _tree_filtered(candidates, tree, indirect, request, wanted, result)
+    else:
+        to_read, weight = _prefiltered(candidates, run, result)
     outcomes = _plan_all(to_read, request, wanted, diff, result, weight, not dry_run, durable)
     for p, failure in outcomes:
         if failure is not None:

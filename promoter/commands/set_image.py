@@ -1,13 +1,26 @@
-"""``promoter set-image PATH... --image REF``: change image tags/digests in place."""
+"""``promoter set-image PATH... --image REF``: change image tags/digests in place.
+
+:func:`run` is the command's body and output; :data:`command` is its click declaration
+(help, options, usage errors), built on first use so that the console script's fast
+path (:mod:`promoter.entry`), which calls :func:`run` directly, never imports click.
+Output is written as is to ``sys.stdout``/``sys.stderr`` (flushed after each write, as
+click.echo does, but without click.echo's removal of ANSI escapes from piped output:
+a diff shows the file's bytes) on both paths.
+"""
 
 from __future__ import annotations
 
 import sys
 
-import click
+TYPE_CHECKING = False  # typing.TYPE_CHECKING without importing typing at run time
+if TYPE_CHECKING:
+    from collections.abc import Sequence
+    from typing import TextIO
 
-from promoter.yamledit.model import Edit
+    import click
 
+    from promoter.setimage import SetImageResult
+    from promoter.yamledit.model import Edit
 
 def _value(text: str | None, missing: str) -> str:
     return missing if text is None else text
@@ -37,66 +50,103 @@ def _plural(n: int, word: str) -> str:
     return f"{n} {word}{'' if n == 1 else 's'}"
 
 
-@click.command(
-    "set-image",
-    help="Change image tags/digests in place, touching no other byte.\n\n"
-    "PATH is a file or a directory (searched recursively for *.yaml, *.yml and "
-    "Kustomization; .git skipped). Exit status: 0 ran (changed or already up to date), "
-    "1 a file could not be processed, 2 usage error or invalid reference.",
-)
-@click.argument("paths", nargs=-1, required=True, type=click.Path(), metavar="PATH...")
-@click.option(
-    "--image", "images", multiple=True, required=True, metavar="REF",
-    help="New reference, e.g. ghcr.io/acme/web:1.5.0 or repo@sha256:... (repeatable).",
-)
-@click.option(
-    "--key", "keys", multiple=True, metavar="DOTTED.PATH",
-    help="Also set this key path (e.g. image.tag, sidecars[0].image); needs one --image.",
-)
-@click.option("--add", is_flag=True, help="Append a kustomize images: entry where none matches.")
-@click.option("--dry-run", is_flag=True, help="Report what would change; write nothing.")
-@click.option("--diff", is_flag=True, help="Print a unified diff of the changes (text output).")
-@click.option(
-    "--output", type=click.Choice(["text", "json"]), default="text", show_default=True,
-    help="json: a list of edits (file, line, column, target, path, old, new).",
-)
-def command(
-    paths: tuple[str, ...],
-    images: tuple[str, ...],
-    keys: tuple[str, ...],
-    add: bool,
-    dry_run: bool,
-    diff: bool,
-    output: str,
-) -> None:
+def _echo(stream: TextIO, text: str) -> None:
+    stream.write(text)
+    stream.flush()
+
+
+def run(
+    paths: Sequence[str],
+    images: Sequence[str],
+    *,
+    keys: Sequence[str] = (),
+    add: bool = False,
+    dry_run: bool = False,
+    diff: bool = False,
+    output: str = "text",
+) -> int:
+    """Run ``promoter set-image`` and print its report; return the exit status (0 or 1).
+
+    Raises ``ValueError`` (InvalidReference, UsageError, KeyPathError) for a usage error;
+    the click command turns it into click's usage error (exit 2)."""
     from promoter.setimage import set_image
 
-    try:
-        result = set_image(
-            list(paths), list(images), keys=keys, add=add, dry_run=dry_run, diff=diff
-        )
-    except ValueError as exc:  # InvalidReference, UsageError, KeyPathError
-        raise click.UsageError(str(exc)) from None
+    result = set_image(list(paths), list(images), keys=keys, add=add, dry_run=dry_run, diff=diff)
     for warning in result.warnings:
-        click.echo(f"warning: {warning}", err=True)
+        _echo(sys.stderr, f"warning: {warning}\n")
     if output == "json":
         import json
 
-        click.echo(json.dumps([edit_json(e) for e in result.edits], indent=2))
+        _echo(sys.stdout, json.dumps([edit_json(e) for e in result.edits], indent=2) + "\n")
     else:
-        click.echo(render_text(result, dry_run), nl=False)
+        _echo(sys.stdout, render_text(result, dry_run))
         if diff and result.diff:
-            click.echo(result.diff, nl=False)
+            _echo(sys.stdout, result.diff)
     for error in result.errors:
-        click.echo(str(error), err=True)
-    if result.errors:
-        sys.exit(1)
+        _echo(sys.stderr, f"{error}\n")
+    return 1 if result.errors else 0
 
 
-def render_text(result: object, dry_run: bool) -> str:
-    from promoter.setimage import SetImageResult
+def build_command() -> click.Command:
+    """The click declaration of ``set-image`` (the single source of its help and errors)."""
+    import click
 
-    assert isinstance(result, SetImageResult)
+    @click.command(
+        "set-image",
+        help="Change image tags/digests in place, touching no other byte.\n\n"
+        "PATH is a file or a directory (searched recursively for *.yaml, *.yml and "
+        "Kustomization; .git skipped). Exit status: 0 ran (changed or already up to date), "
+        "1 a file could not be processed, 2 usage error or invalid reference.",
+    )
+    @click.argument("paths", nargs=-1, required=True, type=click.Path(), metavar="PATH...")
+    @click.option(
+        "--image", "images", multiple=True, required=True, metavar="REF",
+        help="New reference, e.g. ghcr.io/acme/web:1.5.0 or repo@sha256:... (repeatable).",
+    )
+    @click.option(
+        "--key", "keys", multiple=True, metavar="DOTTED.PATH",
+        help="Also set this key path (e.g. image.tag, sidecars[0].image); needs one --image.",
+    )
+    @click.option(
+        "--add", is_flag=True, help="Append a kustomize images: entry where none matches."
+    )
+    @click.option("--dry-run", is_flag=True, help="Report what would change; write nothing.")
+    @click.option("--diff", is_flag=True, help="Print a unified diff of the changes (text output).")
+    @click.option(
+        "--output", type=click.Choice(["text", "json"]), default="text", show_default=True,
+        help="json: a list of edits (file, line, column, target, path, old, new).",
+    )
+    def command(
+        paths: tuple[str, ...],
+        images: tuple[str, ...],
+        keys: tuple[str, ...],
+        add: bool,
+        dry_run: bool,
+        diff: bool,
+        output: str,
+    ) -> None:
+        try:
+            code = run(
+                paths, images, keys=keys, add=add, dry_run=dry_run, diff=diff, output=output
+            )
+        except ValueError as exc:  # InvalidReference, UsageError, KeyPathError
+            raise click.UsageError(str(exc)) from None
+        if code:
+            sys.exit(code)
+
+    return command
+
+
+def __getattr__(name: str) -> click.Command:
+    """``command`` is built on first access (PEP 562), keeping click off the fast path."""
+    if name != "command":
+        raise AttributeError(f"module {__name__!r} has no attribute {name!r}")
+    cmd = build_command()
+    globals()["command"] = cmd
+    return cmd
+
+
+def render_text(result: SetImageResult, dry_run: bool) -> str:
     lines: list[str] = []
     for edit in result.edits:
         lines.append(format_edit(edit))
