@@ -66,15 +66,21 @@ def _pruner(text: str | None, request: Request) -> Callable[[Mapping], bool]:
 
     Every shape spells the image's last path component inside the mapping that holds
     it, so a subtree whose text lacks all of them holds no pin (the whole-file
-    pre-filter's argument, applied per subtree: big values files get cheap).
+    pre-filter's argument, applied per subtree: big values files get cheap) -- unless
+    the subtree holds an alias (``*``): what it stands for is spelled at its anchor,
+    elsewhere in the file. Such a subtree is walked; a pin reached through an alias is
+    found at the anchored node and edited (and reported) there, once.
     """
     if text is None:
         return _embedded_object
     names = tuple({image.short_name for image in request.images})
+    aliases = "*" in text  # one scan of the file; most values files have no alias at all
 
     def prune(m: Mapping) -> bool:
         start, end = m.span.start, m.span.end
-        if not any(text.find(name, start, end) >= 0 for name in names):
+        if not any(text.find(name, start, end) >= 0 for name in names) and not (
+            aliases and text.find("*", start, end) >= 0
+        ):
             return True
         return _embedded_object(m)
 
