@@ -87,7 +87,7 @@ class _Main:
         if not args and not kwargs:
             from promoter.entry import main as entry_main
 
-            return entry_main()
+            return entry_main(hard_exit=True)
         return group()(*args, **kwargs)
 
     def __getattr__(self, name: str) -> Any:

@@ -103,7 +103,7 @@ class SetImageResult(Result):
         assert isinstance(other, SetImageResult)
         return self._fields() == other._fields()
 
-    __hash__ = None  # type: ignore[assignment]  # mutable, like the dataclass it was
+    # defining __eq__ leaves __hash__ None: unhashable (mutable), like the dataclass it was
 
     def __repr__(self) -> str:
         names = ("edits", "errors", "changed_files", "diff", "up_to_date", "warnings",

@@ -147,11 +147,17 @@ def test_the_cases_exercise_both_paths() -> None:
 
 
 PROBE = """\
-import atexit, sys
+import atexit, os, sys
 def report():
     names = ("click", "dataclasses", "inspect", "typing")
     sys.stderr.write("LOADED " + " ".join(n for n in names if n in sys.modules) + "\\n")
-atexit.register(report)
+    sys.stderr.flush()
+atexit.register(report)  # click's way out
+real_exit = os._exit
+def hard_exit(code):  # the fast path's way out (no atexit)
+    report()
+    real_exit(code)
+os._exit = hard_exit
 from promoter.cli import main
 sys.exit(main())
 """
