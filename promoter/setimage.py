@@ -598,14 +598,27 @@ def _plan_chunk(
     request: Request,
     wanted: tuple[bytes, ...],
     diff: bool,
-    write: bool,
-    durable: bool,
-) -> tuple[Outcome, SetImageResult]:
-    """Plan a share of the files, then (unless ``write`` is false) write it."""
+) -> tuple[list[_Planned], SetImageResult]:
+    """Plan a share of the files (nothing written yet)."""
     part = SetImageResult()
     planned = [p for p in (_process(c, request, wanted, diff, part) for c in cands) if p]
-    failures = _write_all(planned, durable) if write else [None] * len(planned)
-    return list(zip(planned, failures, strict=True)), part
+    return planned, part
+
+
+def _frame(data: bytes) -> bytes:
+    return len(data).to_bytes(8, "big") + data
+
+
+def _unframe(data: bytes) -> list[bytes]:
+    """The complete frames of ``data`` (a worker killed mid-write leaves a partial one)."""
+    frames, at = [], 0
+    while at + 8 <= len(data):
+        size = int.from_bytes(data[at : at + 8], "big")
+        if at + 8 + size > len(data):
+            break
+        frames.append(data[at + 8 : at + 8 + size])
+        at += 8 + size
+    return frames
 
 
 def _workers(n_files: int) -> int:
@@ -633,9 +646,15 @@ def _plan_all(
 ) -> Outcome:
     """Plan and write every file; big trees are split over forked workers (reading and
     parsing are CPU-bound Python). The parent does one share itself; each process writes
-    the files it planned. A worker that fails is redone in the parent, so the files and
-    the report never depend on forking (only a worker killed while writing could leave
-    some of its files written and then reported as up to date by the redo)."""
+    the files it planned.
+
+    A worker sends its plan through its pipe *before* writing anything, then how its
+    writes went. So the files and the report never depend on forking: a worker that
+    died before its plan arrived wrote nothing, and its share is redone in the parent;
+    one that died while writing (killed) had its plan received, and the parent writes
+    that plan again (the same bytes, atomically) and reports it as planned, as changes
+    (a redo would have read the files it had already written and called them up to date).
+    """
     n = _workers(weight)
     size = max(1, -(-len(cands) // n))
     chunks = [cands[i : i + size] for i in range(0, len(cands), size)] or [[]]
@@ -652,27 +671,39 @@ def _plan_all(
                 code = 0
                 try:
                     os.close(r)
-                    share = _plan_chunk(chunk, request, wanted, diff, write, durable)
-                    data = pickle.dumps(share)
+                    planned, part = _plan_chunk(chunk, request, wanted, diff)
                     with os.fdopen(w, "wb") as sink:
-                        sink.write(data)
+                        sink.write(_frame(pickle.dumps((planned, part))))
+                        sink.flush()  # the plan is in the pipe before any file is written
+                        failures = _write_all(planned, durable) if write else []
+                        sink.write(_frame(pickle.dumps(failures)))
                 except BaseException:
                     code = 1
                 os._exit(code)
             os.close(w)
             children.append((pid, r, chunk))
-    parts = [_plan_chunk(chunks[0], request, wanted, diff, write, durable)]
+    planned, part = _plan_chunk(chunks[0], request, wanted, diff)
+    failures = _write_all(planned, durable) if write else [None] * len(planned)
+    parts = [(planned, failures, part)]
     for pid, r, chunk in children:
         with os.fdopen(r, "rb") as fh:
-            data = fh.read()
-        _, status = os.waitpid(pid, 0)
-        if status == 0 and data:
-            parts.append(pickle.loads(data))  # our own child's bytes, never untrusted input
+            frames = _unframe(fh.read())
+        os.waitpid(pid, 0)
+        # our own child's bytes, never untrusted input
+        if not frames:  # it died before sending its plan, so before writing: redo it
+            planned, part = _plan_chunk(chunk, request, wanted, diff)
         else:
-            parts.append(_plan_chunk(chunk, request, wanted, diff, write, durable))
+            planned, part = pickle.loads(frames[0])
+        if len(frames) == 2 and write:
+            failures = pickle.loads(frames[1])
+        elif write:  # not written, or killed while writing: (re)write the plan
+            failures = _write_all(planned, durable)
+        else:
+            failures = [None] * len(planned)
+        parts.append((planned, failures, part))
     out: Outcome = []
-    for outcome, partial in parts:
-        out.extend(outcome)
+    for planned, failures, partial in parts:
+        out.extend(zip(planned, failures, strict=True))
         result.errors.extend(partial.errors)
         result.up_to_date.extend(partial.up_to_date)
         result.files_scanned += partial.files_scanned
