@@ -20,10 +20,10 @@ from promoter.targets.base import Request
 from promoter.targets.common import (
     SplitFields,
     api_kind,
-    basename,
     editable,
     get_path,
     is_image_key,
+    is_source_override_file,
     join_registry,
     match,
     root_mapping,
@@ -43,11 +43,6 @@ from promoter.yamledit.model import (
     SetScalar,
     deref,
 )
-
-
-def is_source_override_file(pf: ParsedFile) -> bool:
-    name = basename(pf)
-    return name.startswith(".argocd-source") and name.endswith((".yaml", ".yml"))
 
 
 def sources(pf: ParsedFile, doc: Document) -> list[Mapping]:

@@ -59,6 +59,16 @@ def basename(pf: ParsedFile) -> str:
     return pf.name.replace("\\", "/").rsplit("/", 1)[-1]
 
 
+# File names that make a document a kustomization (kustomize) without apiVersion/kind.
+KUSTOMIZATION_FILES = frozenset({"kustomization.yaml", "kustomization.yml", "Kustomization"})
+
+
+def is_source_override_file(pf: ParsedFile) -> bool:
+    """An Argo CD ``.argocd-source*.yaml`` parameter override file (argocd's, not helm's)."""
+    name = basename(pf)
+    return name.startswith(".argocd-source") and name.endswith((".yaml", ".yml"))
+
+
 def editable(node: Node | None) -> Scalar | None:
     """The scalar to edit behind ``node`` (through aliases), or None for block scalars/others."""
     target = deref(node)

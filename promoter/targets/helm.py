@@ -20,10 +20,13 @@ from collections.abc import Callable
 
 from promoter.targets.base import Request
 from promoter.targets.common import (
+    KUSTOMIZATION_FILES,
     SplitFields,
     api_kind,
+    basename,
     editable,
     is_image_key,
+    is_source_override_file,
     iter_mappings,
     join_registry,
     match,
@@ -77,7 +80,8 @@ def _pruner(text: str | None, request: Request) -> Callable[[Mapping], bool]:
     aliases = "*" in text  # one scan of the file; most values files have no alias at all
 
     def prune(m: Mapping) -> bool:
-        start, end = m.span.start, m.span.end
+        span = m.span  # once: the model may build it on each access
+        start, end = span.start, span.end
         if not any(text.find(name, start, end) >= 0 for name in names) and not (
             aliases and text.find("*", start, end) >= 0
         ):
@@ -134,13 +138,14 @@ def values_changes(
 
 
 def is_values_document(pf: ParsedFile, doc: Document) -> bool:
-    from promoter.targets.argocd import is_source_override_file
-    from promoter.targets.kustomize import is_kustomization
-
     root = root_mapping(doc)
     if root is None or api_kind(root) is not None:
         return False
-    return not is_kustomization(pf, root) and not is_source_override_file(pf)
+    if basename(pf) in KUSTOMIZATION_FILES:  # without apiVersion/kind only its name tells
+        from promoter.targets.kustomize import is_kustomization  # (kustomize loads lazily)
+
+        return not is_kustomization(pf, root)
+    return not is_source_override_file(pf)
 
 
 class HelmTarget:

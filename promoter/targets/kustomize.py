@@ -20,6 +20,7 @@ from __future__ import annotations
 from promoter.imageref import ImageRef
 from promoter.targets.base import Request
 from promoter.targets.common import (
+    KUSTOMIZATION_FILES,
     api_kind,
     basename,
     editable,
@@ -40,7 +41,7 @@ from promoter.yamledit.model import (
     deref,
 )
 
-FILE_NAMES = frozenset({"kustomization.yaml", "kustomization.yml", "Kustomization"})
+FILE_NAMES = KUSTOMIZATION_FILES
 KINDS = frozenset({"Kustomization", "Component"})
 
 
