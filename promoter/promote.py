@@ -497,7 +497,7 @@ def _record_edits(ctx: _Ctx, res: Result) -> list[str]:
     ws, result = ctx.ws, ctx.result
     result.edits = []
     for edit in res.edits:
-        item = asdict(edit)
+        item = edit.to_dict()
         item["file"] = _relative(ws, edit.file)
         result.edits.append(item)
     result.previous = previous_images(ctx.refs, res.edits)

@@ -10,28 +10,39 @@ difference is a :class:`ProofError` and nothing is written.
 from __future__ import annotations
 
 import codecs
-import contextlib
 import os
-from collections.abc import Sequence as Seq
-from typing import Any
 
 from promoter.yamledit.model import (
     Alias,
     AppendItem,
-    Change,
     DeletePair,
+    Document,
     Edit,
     Mapping,
-    Node,
-    NodePath,
     ParsedFile,
     Scalar,
     Sequence,
     SetScalar,
     format_path,
 )
-from promoter.yamledit.parse import YamlError, no_gc, parse_text
+from promoter.yamledit.parse import (
+    _STYLES,
+    YamlError,
+    _parse_with_tab_repairs,
+    feed,
+    libyaml,
+    no_gc,
+    parse_text,
+    yaml_module,
+)
 from promoter.yamledit.quoting import QuotingError, is_typed_plain, needs_quotes, render
+
+TYPE_CHECKING = False  # typing.TYPE_CHECKING without importing typing at run time
+if TYPE_CHECKING:
+    from collections.abc import Sequence as Seq
+    from typing import Any
+
+    from promoter.yamledit.model import Change, Node, NodePath
 
 _STR_TAG = "tag:yaml.org,2002:str"
 _REPORT = "this is a bug in promoter; nothing was written; please report it with the file"
@@ -252,16 +263,20 @@ def write_atomic(path: str | os.PathLike[str], data: bytes, *, durable: bool = F
             else:
                 os.fchmod(fd, st.st_mode & 0o7777)
                 if hasattr(os, "fchown") and (st.st_uid, st.st_gid) != _owner(fd):
-                    with contextlib.suppress(PermissionError):
+                    try:
                         os.fchown(fd, st.st_uid, st.st_gid)
+                    except PermissionError:
+                        pass
             if durable:
                 os.fsync(fd)
         finally:
             os.close(fd)
         os.replace(tmp, target)
     except BaseException:
-        with contextlib.suppress(FileNotFoundError):
+        try:
             os.unlink(tmp)
+        except FileNotFoundError:
+            pass
         raise
     if durable:
         _fsync_dir(directory or ".")
@@ -832,151 +847,182 @@ def _prove(
         proof.same(old_doc.root, new_doc.root, ())
 
 
-def _in_event_order(pf: ParsedFile) -> list[tuple[str, Any]]:
-    """The original tree flattened in the order libyaml emits events for it."""
-    out: list[tuple[str, Any]] = []
+def _in_event_order(pf: ParsedFile) -> list[Node | Document | None]:
+    """The original tree flattened in the order libyaml emits events for it
+    (the format of ``ParsedFile.order``: None where a mapping or sequence ends)."""
+    out: list[Node | Document | None] = []
     append = out.append
     for doc in pf.documents:
-        append(("D", doc))
+        append(doc)
         stack: list[Any] = [doc.root] if doc.root is not None else []
         while stack:
             node = stack.pop()
-            cls = type(node)
-            if cls is Scalar:
-                append(("S", node))
-            elif cls is Mapping:
-                append(("M", node))
-                stack.append(None)  # the end marker, popped after the pairs
+            append(node)
+            if isinstance(node, Mapping):
+                stack.append(None)  # the end, popped after the pairs
                 for k, v in reversed(node.pairs):
                     stack.append(v)
                     stack.append(k)
-            elif cls is Sequence:
-                append(("Q", node))
+            elif isinstance(node, Sequence):
                 stack.append(None)
                 stack.extend(reversed(node.items))
-            elif cls is Alias:
-                append(("A", node))
-            else:
-                append(("E", None))
     return out
 
 
 def _prove_scalars(pf: ParsedFile, new_text: str, overrides: dict[int, str]) -> None:
     """The proof for scalar changes only, without building a second tree.
 
-    The re-parsed text's event stream must match the original tree event by
-    event: same structure, anchors, aliases and tags; every scalar the same
-    value and plain-or-quoted, except the changed ones, which must read as
-    exactly their new strings. This is stricter than comparing data and about
-    twice as fast as a tree-to-tree comparison (it is on the hot path).
+    The re-parsed text's event stream (the whole file) must match the original
+    tree event by event: same structure, anchors, aliases, tags and flow styles;
+    every scalar the same value, style, tag and anchor, except the changed ones,
+    which must read as exactly their new strings. This is stricter than comparing
+    data and several times faster than a tree-to-tree comparison (it is on the hot
+    path): libyaml calls the handlers below directly (see ``parse.feed``), and an
+    unchanged scalar costs four comparisons. A changed scalar takes the slow branch
+    (``changed``), which counts it; a changed scalar that reads as its old value
+    would be missing from that count, so the count is checked at the end.
     """
-    import yaml
-    from yaml._yaml import CParser
-
-    from promoter.yamledit.parse import _parse_with_tab_repairs
-
+    yaml = yaml_module()
     expected = pf.order if pf.order is not None else _in_event_order(pf)
-    kinds = {
-        yaml.ScalarEvent: "S",
-        yaml.MappingStartEvent: "M",
-        yaml.SequenceStartEvent: "Q",
-        yaml.AliasEvent: "A",
-        yaml.MappingEndEvent: "E",
-        yaml.SequenceEndEvent: "E",
-        yaml.DocumentStartEvent: "D",
-    }
-    skip = (yaml.StreamStartEvent, yaml.DocumentEndEvent)
-    scalar_event = yaml.ScalarEvent
-    stream_end = yaml.StreamEndEvent
-    parser = CParser(new_text)
-    i = 0
-    n = len(expected)
+    following: Any = iter(expected).__next__  # the next expected node
+    styles = _STYLES
+    name = pf.name
+    found: list[Scalar] = []
+    stop = object()
+    ended: list[bool] = []
+
+    def fail(node: Any, detail: str) -> ProofError:
+        at = format_path(node.path) if isinstance(node, (Scalar, Mapping, Sequence, Alias)) else ""
+        return ProofError(name, at, detail)
+
+    def changed(node: Scalar, anchor: str | None, tag: str | None, value: str, style: str) -> None:
+        want = overrides.get(id(node))
+        if want is None:
+            if value != node.value or tag != node.tag or anchor != node.anchor:
+                raise fail(node, f"expected {node.value!r}, found {value!r}")
+            raise fail(node, f"the style of {node.value!r} changed")
+        if value != want or anchor != node.anchor:
+            raise fail(node, f"expected {want!r}, found {value!r}")
+        str_like = tag == _STR_TAG or bool(style) or not is_typed_plain(value)
+        custom = node.tag is not None and node.tag != _STR_TAG
+        if (custom and tag != node.tag) or (not custom and not str_like):
+            raise fail(node, f"{want!r} is read as a number, boolean, null or date")
+        found.append(node)
+
+    def scalar(
+        anchor: str | None, tag: str | None, implicit: object, value: str, start: Any, end: Any,
+        style: str,
+    ) -> None:  # fmt: skip
+        node = following()
+        if type(node) is not Scalar:
+            raise fail(node, "the structure changed")
+        if (
+            value != node.value
+            or styles[style] != node.style
+            or tag != node.tag
+            or anchor != node.anchor
+        ):
+            changed(node, anchor, tag, value, style)
+
+    def collection(
+        kind: Any, anchor: str | None, tag: str | None, implicit: object, flow: object
+    ) -> None:
+        node: Any = following()
+        if type(node) is not kind:
+            raise fail(node, "the structure changed")
+        if (
+            anchor != node.anchor
+            or bool(flow) != node.flow
+            or (None if implicit else tag) != node.tag
+        ):
+            raise fail(node, "an anchor, tag or flow style changed")
+
+    def mapping_start(
+        anchor: str | None, tag: str | None, implicit: object, start: Any, end: Any, flow: object
+    ) -> None:
+        collection(Mapping, anchor, tag, implicit, flow)
+
+    def sequence_start(
+        anchor: str | None, tag: str | None, implicit: object, start: Any, end: Any, flow: object
+    ) -> None:
+        collection(Sequence, anchor, tag, implicit, flow)
+
+    def collection_end(start: Any, end: Any) -> None:
+        node = following()
+        if node is not None:
+            raise fail(node, "the structure changed")
+
+    def alias(anchor: str, start: Any, end: Any) -> None:
+        node = following()
+        if type(node) is not Alias:
+            raise fail(node, "the structure changed")
+        if anchor != node.name:
+            raise fail(node, "an alias changed")
+
+    def document_start(
+        start: Any, end: Any, explicit: object, version: object, tags: object
+    ) -> None:
+        if type(following()) is not Document:
+            raise ProofError(name, "", "the structure changed")
+
+    def ignore(*args: object) -> None:
+        pass
+
+    def stream_end(start: Any, end: Any) -> object:
+        ended.append(True)
+        return stop
+
+    handlers = (
+        ignore, stream_end, document_start, ignore, alias, scalar,
+        sequence_start, collection_end, mapping_start, collection_end,
+    )  # fmt: skip
+    parser = libyaml().CParser(new_text)
     try:
-        while True:
+        try:
+            feed(parser, handlers, stop)
+        except StopIteration:  # ``following`` ran out inside a handler
+            raise ProofError(name, "", "the result has more nodes than the original") from None
+        except yaml.MarkedYAMLError as exc:
             try:
-                ev: Any = parser.get_event()
-            except yaml.MarkedYAMLError as exc:
-                try:
-                    # Tab repairs are rare; the tree proof knows how to do them.
-                    _parse_with_tab_repairs(new_text, pf.name, exc)
-                except YamlError:
-                    pass
-                else:
-                    _prove(pf, new_text, overrides, {}, {})
-                    return
-                mark = exc.problem_mark
-                where = f" at line {mark.line + 1}, column {mark.column + 1}" if mark else ""
-                raise ProofError(
-                    pf.name, "", f"the result no longer parses ({exc.problem}{where})"
-                ) from None
-            cls = type(ev)
-            if cls is stream_end:
-                break
-            if cls in skip:
-                continue
-            if i >= n:
-                raise ProofError(pf.name, "", "the result has more nodes than the original")
-            kind, node = expected[i]
-            i += 1
-            if kinds[cls] != kind:
-                path = format_path(node.path) if node is not None and kind != "D" else ""
-                raise ProofError(pf.name, path, "the structure changed")
-            if cls is scalar_event:
-                want = overrides.get(id(node))
-                if want is None:
-                    same = (
-                        ev.value == node.value
-                        and ev.tag == node.tag
-                        and (not ev.style) == (node.style == "plain")
-                    )
-                    if not same:
-                        raise ProofError(
-                            pf.name,
-                            format_path(node.path),
-                            f"expected {node.value!r}, found {ev.value!r}",
-                        )
-                    if ev.anchor != node.anchor:
-                        raise ProofError(pf.name, format_path(node.path), "an anchor changed")
-                    continue
-                if ev.value != want or ev.anchor != node.anchor:
-                    raise ProofError(
-                        pf.name, format_path(node.path), f"expected {want!r}, found {ev.value!r}"
-                    )
-                str_like = ev.tag == _STR_TAG or bool(ev.style) or not is_typed_plain(ev.value)
-                custom = node.tag is not None and node.tag != _STR_TAG
-                if (custom and ev.tag != node.tag) or (not custom and not str_like):
-                    raise ProofError(
-                        pf.name,
-                        format_path(node.path),
-                        f"{want!r} is read as a number, boolean, null or date",
-                    )
-            elif kind == "A":
-                if ev.anchor != node.name:
-                    raise ProofError(pf.name, format_path(node.path), "an alias changed")
-            elif kind in "MQ" and (
-                ev.anchor != node.anchor
-                or bool(ev.flow_style) != node.flow
-                or (None if ev.implicit else ev.tag) != node.tag
-            ):
-                raise ProofError(
-                    pf.name, format_path(node.path), "an anchor, tag or flow style changed"
-                )
-    except ProofError:
-        # A broken result often shows as a structure change first: say that it
-        # does not parse at all when that is the real problem.
-        broken = _parse_failure(parser)
-        if broken:
-            raise ProofError(pf.name, "", f"the result no longer parses ({broken})") from None
-        raise
+                # Tab repairs are rare; the tree proof knows how to do them.
+                _parse_with_tab_repairs(new_text, name, exc)
+            except YamlError:
+                pass
+            else:
+                _prove(pf, new_text, overrides, {}, {})
+                return
+            mark = exc.problem_mark
+            where = f" at line {mark.line + 1}, column {mark.column + 1}" if mark else ""
+            raise ProofError(
+                name, "", f"the result no longer parses ({exc.problem}{where})"
+            ) from None
+        except ProofError:
+            # A broken result often shows as a structure change first: say that it
+            # does not parse at all when that is the real problem.
+            broken = _parse_failure(parser)
+            if broken:
+                raise ProofError(name, "", f"the result no longer parses ({broken})") from None
+            raise
     finally:
         parser.dispose()
-    if i != n:
-        raise ProofError(pf.name, "", "the result has fewer nodes than the original")
+    if not ended:  # a handler's StopIteration ends the C loop quietly: same as above
+        raise ProofError(name, "", "the result has more nodes than the original")
+    for _ in iter(following, stop):
+        raise ProofError(name, "", "the result has fewer nodes than the original")
+    if len(found) != len(overrides):
+        missing = [n for n in _changed_nodes(expected, overrides) if n not in found]
+        node = missing[0] if missing else None
+        want = overrides.get(id(node), "?")
+        old = node.value if node is not None else "?"
+        raise fail(node, f"expected {want!r}, found {old!r}")
+
+
+def _changed_nodes(order: list[Node | Document | None], overrides: dict[int, str]) -> list[Scalar]:
+    return [n for n in order if isinstance(n, Scalar) and id(n) in overrides]
 
 
 def _parse_failure(parser: Any) -> str | None:
-    import yaml
-
+    yaml = yaml_module()
     try:
         while type(parser.get_event()) is not yaml.StreamEndEvent:
             pass

@@ -10,12 +10,16 @@ and line endings untouched.
 
 from __future__ import annotations
 
-from dataclasses import dataclass, field
-from typing import Any, Literal
+TYPE_CHECKING = False  # typing.TYPE_CHECKING without importing typing at run time
+if TYPE_CHECKING:
+    from typing import Any, Literal
+
+    ScalarStyle = Literal["plain", "single", "double", "literal", "folded"]
+else:
+    ScalarStyle = str
 
 PathPart = str | int
 NodePath = tuple[PathPart, ...]
-ScalarStyle = Literal["plain", "single", "double", "literal", "folded"]
 
 
 class _Record:
@@ -48,13 +52,82 @@ class Span(_Record):
         self.column = column
 
 
-class Scalar(_Record):
+class Position(_Record):
+    """A node's start as libyaml's marks give it: ``index`` and 0-based ``line``/``column``.
+
+    The parser keeps libyaml's own mark objects (same three attributes) on the nodes;
+    this class stands in where the start had to move past an anchor or a tag.
+    """
+
+    __slots__ = ("column", "index", "line")
+
+    def __init__(self, index: int, line: int, column: int) -> None:
+        self.index = index
+        self.line = line
+        self.column = column
+
+
+class _Located(_Record):
+    """A node's place, stored the cheap way and shown as ``span`` and ``path``.
+
+    The parser builds tens of thousands of nodes per large file, so it stores only
+    what it already has: libyaml's start mark (``_mark``), the end offset (``_end``),
+    and for the path a link to the parent's place (``_up``: ``()`` at a document's
+    root, else ``(parent's _up, parent's _key)``, tuples, so the tree holds no
+    reference cycles) and the node's own key or index (``_key``). ``span`` and
+    ``path`` are computed when asked for (edits, messages). A node made by hand
+    (``_up`` None) keeps its explicit path in ``_key``.
+    """
+
+    __slots__ = ("_end", "_key", "_mark", "_up")
+
+    _end: int
+    _key: Any
+    _mark: Position
+    _up: Any
+
+    def _place(self, span: Span, path: NodePath) -> None:
+        self.span = span
+        self.path = path
+
+    @property
+    def span(self) -> Span:
+        m = self._mark
+        return Span(m.index, self._end, m.line + 1, m.column + 1)
+
+    @span.setter
+    def span(self, span: Span) -> None:
+        self._mark = Position(span.start, span.line - 1, span.column - 1)
+        self._end = span.end
+
+    @property
+    def path(self) -> NodePath:
+        up = self._up
+        key = self._key
+        if up is None:
+            return key  # type: ignore[no-any-return]  # set by hand
+        if not up and key is None:
+            return ()  # a document's root
+        parts = [key]
+        while up:
+            up, key = up
+            parts.append(key)
+        parts.reverse()
+        return tuple(parts)
+
+    @path.setter
+    def path(self, path: NodePath) -> None:
+        self._up = None
+        self._key = tuple(path)
+
+
+class Scalar(_Located):
     """A scalar. ``span`` covers the token as written, quotes included, anchor/tag
     excluded. ``comment`` is the comment that ends the scalar's line, without the
     leading '#' and surrounding blanks; markers (``# {"$imagepolicy": ...}``,
     ``# promoter: ...``) live there."""
 
-    __slots__ = ("anchor", "comment", "path", "span", "style", "tag", "value")
+    __slots__ = ("anchor", "comment", "style", "tag", "value")
 
     def __init__(
         self,
@@ -68,15 +141,14 @@ class Scalar(_Record):
     ) -> None:
         self.value = value
         self.style = style
-        self.span = span
-        self.path = path
+        self._place(span, path)
         self.tag = tag
         self.anchor = anchor
         self.comment = comment
 
 
-class Mapping(_Record):
-    __slots__ = ("anchor", "flow", "pairs", "path", "span", "tag")
+class Mapping(_Located):
+    __slots__ = ("anchor", "flow", "pairs", "tag")
 
     def __init__(
         self,
@@ -88,8 +160,7 @@ class Mapping(_Record):
         tag: str | None = None,
     ) -> None:
         self.pairs = pairs
-        self.span = span
-        self.path = path
+        self._place(span, path)
         self.flow = flow
         self.anchor = anchor
         self.tag = tag
@@ -111,8 +182,8 @@ class Mapping(_Record):
         return node.value if isinstance(node, Scalar) else None
 
 
-class Sequence(_Record):
-    __slots__ = ("anchor", "flow", "items", "path", "span", "tag")
+class Sequence(_Located):
+    __slots__ = ("anchor", "flow", "items", "tag")
 
     def __init__(
         self,
@@ -124,23 +195,21 @@ class Sequence(_Record):
         tag: str | None = None,
     ) -> None:
         self.items = items
-        self.span = span
-        self.path = path
+        self._place(span, path)
         self.flow = flow
         self.anchor = anchor
         self.tag = tag
 
 
-class Alias(_Record):
+class Alias(_Located):
     """``*name``: edits go to ``target`` (the anchored node), never to the alias."""
 
-    __slots__ = ("name", "path", "span", "target")
+    __slots__ = ("name", "target")
 
     def __init__(self, name: str, target: Node, span: Span, path: NodePath) -> None:
         self.name = name
         self.target = target
-        self.span = span
-        self.path = path
+        self._place(span, path)
 
 
 Node = Scalar | Mapping | Sequence | Alias
@@ -171,16 +240,17 @@ class ParsedFile(_Record):
         documents: list[Document],
         bom: bool = False,
         encoding: str = "utf-8",
-        order: list[tuple[str, Any]] | None = None,
+        order: list[Node | Document | None] | None = None,
     ) -> None:
         self.name = name  # path as the user gave it (used in messages)
         self.text = text  # decoded text, BOM stripped, line endings as in the file
         self.documents = documents
         self.bom = bom
         self.encoding = encoding
-        # (kind, node) in the order the parser's events came ("D" document, "S" scalar,
-        # "M"/"Q" mapping/sequence start, "E" their end, "A" alias), recorded by the
-        # parser for the engine's proof; None for a tree built another way.
+        # The nodes in the order the parser's events came (a Document where one starts,
+        # each Scalar, Alias and Mapping/Sequence at its start, None where a mapping or
+        # sequence ends), recorded by the parser for the engine's proof; None for a
+        # tree built another way.
         self.order = order
 
 
@@ -243,9 +313,17 @@ class AppendItem(_Record):
 Change = SetScalar | DeletePair | AppendItem
 
 
-@dataclass(frozen=True, slots=True)
 class Edit:
-    """One applied change, as reported to people and machines."""
+    """One applied change, as reported to people and machines.
+
+    Immutable, compared and hashed by value, like the frozen dataclass it replaces
+    (a plain slotted class: importing ``dataclasses`` pulls in ``inspect``, ~5-8 ms on
+    every ``promoter`` run). :meth:`to_dict` gives its fields as a dict.
+    """
+
+    __slots__ = ("column", "document", "file", "line", "new", "note", "old", "path", "target")
+
+    FIELDS = ("file", "line", "column", "target", "path", "old", "new", "document", "note")
 
     file: str
     line: int
@@ -254,8 +332,62 @@ class Edit:
     path: str  # dotted JSON-ish path, e.g. spec.template.spec.containers[0].image
     old: str | None
     new: str | None
-    document: int = 0
-    note: str | None = None
+    document: int
+    note: str | None
+
+    def __init__(
+        self,
+        file: str,
+        line: int,
+        column: int,
+        target: str,
+        path: str,
+        old: str | None,
+        new: str | None,
+        document: int = 0,
+        note: str | None = None,
+    ) -> None:
+        init = object.__setattr__
+        init(self, "file", file)
+        init(self, "line", line)
+        init(self, "column", column)
+        init(self, "target", target)
+        init(self, "path", path)
+        init(self, "old", old)
+        init(self, "new", new)
+        init(self, "document", document)
+        init(self, "note", note)
+
+    def _values(self) -> tuple[object, ...]:
+        return (
+            self.file, self.line, self.column, self.target, self.path, self.old, self.new,
+            self.document, self.note,
+        )  # fmt: skip
+
+    def to_dict(self) -> dict[str, object]:
+        return dict(zip(self.FIELDS, self._values(), strict=True))
+
+    def __setattr__(self, name: str, value: object) -> None:
+        raise AttributeError(f"cannot assign to field {name!r}: an Edit is immutable")
+
+    def __delattr__(self, name: str) -> None:
+        raise AttributeError(f"cannot delete field {name!r}: an Edit is immutable")
+
+    def __eq__(self, other: object) -> bool:
+        if other.__class__ is not self.__class__:
+            return NotImplemented
+        assert isinstance(other, Edit)
+        return self._values() == other._values()
+
+    def __hash__(self) -> int:
+        return hash(self._values())
+
+    def __repr__(self) -> str:
+        fields = ", ".join(f"{k}={v!r}" for k, v in zip(self.FIELDS, self._values(), strict=True))
+        return f"Edit({fields})"
+
+    def __reduce__(self) -> tuple[type[Edit], tuple[object, ...]]:
+        return (Edit, self._values())  # pickling (set-image's workers send edits back)
 
 
 def format_path(path: NodePath) -> str:
@@ -268,22 +400,74 @@ def format_path(path: NodePath) -> str:
     return out
 
 
-@dataclass(slots=True)
 class FileError:
-    """A file that could not be processed: ``file:line:column: message``."""
+    """A file that could not be processed: ``file:line:column: message``.
 
-    file: str
-    line: int
-    column: int
-    message: str
+    Compared by value, mutable, like the dataclass it replaces (see :class:`Edit`)."""
+
+    __slots__ = ("column", "file", "line", "message")
+
+    def __init__(self, file: str, line: int, column: int, message: str) -> None:
+        self.file = file
+        self.line = line
+        self.column = column
+        self.message = message
 
     def __str__(self) -> str:
         return f"{self.file}:{self.line}:{self.column}: {self.message}"
 
+    def __repr__(self) -> str:
+        return (
+            f"FileError(file={self.file!r}, line={self.line!r}, column={self.column!r}, "
+            f"message={self.message!r})"
+        )
 
-@dataclass(slots=True)
+    def __eq__(self, other: object) -> bool:
+        if other.__class__ is not self.__class__:
+            return NotImplemented
+        assert isinstance(other, FileError)
+        return (self.file, self.line, self.column, self.message) == (
+            other.file, other.line, other.column, other.message,
+        )  # fmt: skip
+
+    __hash__ = None  # type: ignore[assignment]  # mutable, like an eq=True dataclass
+
+    def __reduce__(self) -> tuple[type[FileError], tuple[str, int, int, str]]:
+        return (FileError, (self.file, self.line, self.column, self.message))
+
+
 class Result:
-    edits: list[Edit] = field(default_factory=list)
-    errors: list[FileError] = field(default_factory=list)
-    changed_files: list[str] = field(default_factory=list)
-    diff: str = ""
+    """What an edit run did: edits, per-file errors, changed files, the diff.
+
+    A plain slotted class compared by value (see :class:`Edit`); subclasses add fields."""
+
+    __slots__ = ("changed_files", "diff", "edits", "errors")
+
+    def __init__(
+        self,
+        edits: list[Edit] | None = None,
+        errors: list[FileError] | None = None,
+        changed_files: list[str] | None = None,
+        diff: str = "",
+    ) -> None:
+        self.edits: list[Edit] = [] if edits is None else edits
+        self.errors: list[FileError] = [] if errors is None else errors
+        self.changed_files: list[str] = [] if changed_files is None else changed_files
+        self.diff = diff
+
+    def _fields(self) -> tuple[object, ...]:
+        return (self.edits, self.errors, self.changed_files, self.diff)
+
+    def __eq__(self, other: object) -> bool:
+        if other.__class__ is not self.__class__:
+            return NotImplemented
+        assert isinstance(other, Result)
+        return self._fields() == other._fields()
+
+    __hash__ = None  # type: ignore[assignment]
+
+    def __repr__(self) -> str:
+        return (
+            f"{type(self).__name__}(edits={self.edits!r}, errors={self.errors!r}, "
+            f"changed_files={self.changed_files!r}, diff={self.diff!r})"
+        )

@@ -9,33 +9,48 @@ measurement that led to this choice is in the README ("The editing engine").
 
 The text is parsed as-is (newline translation off, so CRLF stays in
 ``ParsedFile.text``); spans index that text.
+
+How the events are read (:func:`feed`): PyYAML's ``CParser.get_event`` builds
+each event by calling the event class it finds in ``yaml._yaml``'s globals
+(``ScalarEvent(anchor, tag, implicit, value, start_mark, end_mark, style)``...),
+and those classes run a Python ``__init__``. For the duration of one parse we put
+our own handlers under those names, so libyaml's parser calls the tree builder
+(or the engine's proof) directly with each event's fields: no event objects, and
+the loop over events runs in C. This halves the time of a large file. It is safe
+because the names are restored before the lock is released, our parses take a
+lock, and when other Python threads exist the handlers hand any call made from
+another thread to PyYAML's own classes. A PyYAML whose major version we have not
+checked gets the plain path (event objects, same handlers).
 """
 
 from __future__ import annotations
 
+import _thread
 import codecs
-import contextlib
 import gc
-from collections.abc import Iterator
-from typing import TYPE_CHECKING, Any
+from collections import deque
 
 from promoter.yamledit.model import (
     Alias,
     Document,
     Mapping,
-    Node,
     ParsedFile,
+    Position,
     Scalar,
-    ScalarStyle,
     Sequence,
     Span,
 )
 
-if TYPE_CHECKING:  # pathlib costs every run ~3 ms to import; callers bring their own Path
-    from pathlib import Path
+TYPE_CHECKING = False  # typing.TYPE_CHECKING without importing typing at run time
+if TYPE_CHECKING:
+    from collections.abc import Callable
+    from pathlib import Path  # pathlib costs every run ~3 ms; callers bring their own
+    from typing import Any
 
-_END = ("E", None)  # ParsedFile.order entries without a node
-_DOC = ("D", None)
+    from promoter.yamledit.model import Node, ScalarStyle
+
+    Handler = Callable[..., object]
+    Order = list[Node | Document | None]
 
 # After this many tab repairs we stop and report the scanner's error: the
 # repair loop re-parses the whole file each time.
@@ -49,6 +64,109 @@ _STYLES: dict[str | None, ScalarStyle] = {
     "|": "literal",
     ">": "folded",
 }
+
+# The event classes ``yaml._yaml`` calls, in the order :func:`feed` takes handlers.
+EVENTS = (
+    "StreamStartEvent",
+    "StreamEndEvent",
+    "DocumentStartEvent",
+    "DocumentEndEvent",
+    "AliasEvent",
+    "ScalarEvent",
+    "SequenceStartEvent",
+    "SequenceEndEvent",
+    "MappingStartEvent",
+    "MappingEndEvent",
+)
+_LOCK = _thread.allocate_lock()
+_PYYAML_CHECKED = ("5.", "6.")  # major versions whose CParser calls the classes as we expect
+_state: dict[str, Any] = {}  # "yaml": the yaml package, "cyaml": yaml._yaml, "swap": bool
+
+
+def libyaml() -> Any:
+    """``yaml._yaml`` (imported once), after deciding whether :func:`feed` may swap."""
+    cy = _state.get("cyaml")
+    if cy is None:
+        import yaml
+        import yaml._yaml
+
+        cy = yaml._yaml
+        _state["yaml"] = yaml
+        _state["cyaml"] = cy
+        _state.setdefault(
+            "swap",
+            yaml.__version__.startswith(_PYYAML_CHECKED)
+            and all(getattr(cy, n, None) is getattr(yaml.events, n) for n in EVENTS),
+        )
+    return cy
+
+
+def yaml_module() -> Any:
+    """The ``yaml`` package (for its exception classes), imported once."""
+    if "yaml" not in _state:
+        libyaml()
+    return _state["yaml"]
+
+
+def feed(parser: Any, handlers: tuple[Handler, ...], stop: object) -> None:
+    """Run ``parser`` (a ``CParser``) to the end, calling ``handlers[i]`` (one per
+    name in :data:`EVENTS`) with each event's constructor arguments, until a handler
+    returns ``stop``. libyaml's errors propagate. See the module docstring.
+    """
+    cy = libyaml()
+    with _LOCK:
+        if not _state["swap"]:
+            _feed_objects(parser, handlers, stop)
+            return
+        saved = [getattr(cy, n) for n in EVENTS]
+        count = getattr(_thread, "_count", None)
+        if count is None or count():  # other threads: theirs go to PyYAML's classes
+            owner = _thread.get_ident()
+            handlers = tuple(_guard(h, o, owner) for h, o in zip(handlers, saved, strict=True))
+        for n, h in zip(EVENTS, handlers, strict=True):
+            setattr(cy, n, h)
+        try:
+            deque(iter(parser.get_event, stop), 0)
+        finally:
+            for n, o in zip(EVENTS, saved, strict=True):
+                setattr(cy, n, o)
+
+
+def _guard(mine: Handler, theirs: Handler, owner: int) -> Handler:
+    get_ident = _thread.get_ident
+
+    def handler(*args: object) -> object:
+        if get_ident() == owner:
+            return mine(*args)
+        return theirs(*args)
+
+    return handler
+
+
+def _feed_objects(parser: Any, handlers: tuple[Handler, ...], stop: object) -> None:
+    """:func:`feed` without swapping: read PyYAML's event objects, call the same handlers."""
+    events = yaml_module().events
+    by_class = dict(zip((getattr(events, n) for n in EVENTS), handlers, strict=True))
+    fields = {
+        events.ScalarEvent: ("anchor", "tag", "implicit", "value", "start_mark", "end_mark",
+                             "style"),
+        events.MappingStartEvent: ("anchor", "tag", "implicit", "start_mark", "end_mark",
+                                   "flow_style"),
+        events.SequenceStartEvent: ("anchor", "tag", "implicit", "start_mark", "end_mark",
+                                    "flow_style"),
+        events.AliasEvent: ("anchor", "start_mark", "end_mark"),
+        events.DocumentStartEvent: ("start_mark", "end_mark", "explicit", "version", "tags"),
+        events.DocumentEndEvent: ("start_mark", "end_mark", "explicit"),
+        events.StreamStartEvent: ("start_mark", "end_mark", "encoding"),
+        events.StreamEndEvent: ("start_mark", "end_mark"),
+        events.MappingEndEvent: ("start_mark", "end_mark"),
+        events.SequenceEndEvent: ("start_mark", "end_mark"),
+    }  # fmt: skip
+    while True:
+        ev = parser.get_event()
+        cls = type(ev)
+        if by_class[cls](*(getattr(ev, f) for f in fields[cls])) is stop:
+            return
 
 
 class YamlError(Exception):
@@ -118,8 +236,7 @@ def decode(data: bytes, name: str) -> tuple[str, bool, str]:
 
 def parse_text(text: str, name: str) -> ParsedFile:
     """Parse every document of ``text`` (already decoded, BOM stripped)."""
-    import yaml
-
+    yaml = yaml_module()
     with no_gc():
         try:
             documents, order = _build(text, text, name)
@@ -130,27 +247,28 @@ def parse_text(text: str, name: str) -> ParsedFile:
     return ParsedFile(name=name, text=text, documents=documents, order=order)
 
 
-@contextlib.contextmanager
-def no_gc() -> Iterator[None]:
+class no_gc:  # lower case: used like the function it was, ``with no_gc():``
     """Pause the cyclic garbage collector while building a tree.
 
     Building tens of thousands of small objects triggers collections that
     rescan everything allocated so far: measured on a 5,000-line file that
     doubles the parse time in a fresh process. The tree holds no cycles that
     need the collector, and it runs again right after.
+    (A class, not ``contextlib.contextmanager``: cheaper, and no ``contextlib``.)
     """
-    enabled = gc.isenabled()
-    gc.disable()
-    try:
-        yield
-    finally:
-        if enabled:
+
+    __slots__ = ("enabled",)
+
+    def __enter__(self) -> None:
+        self.enabled = gc.isenabled()
+        gc.disable()
+
+    def __exit__(self, *exc: object) -> None:
+        if self.enabled:
             gc.enable()
 
 
-def _parse_with_tab_repairs(
-    text: str, name: str, first: Any
-) -> tuple[list[Document], list[tuple[str, Any]]]:
+def _parse_with_tab_repairs(text: str, name: str, first: Any) -> tuple[list[Document], Order]:
     """Accept tabs that YAML allows but libyaml's scanner refuses.
 
     A tab used as separation (``-<TAB>x``) or on an otherwise blank line is
@@ -159,8 +277,7 @@ def _parse_with_tab_repairs(
     at keeps every offset. Tabs used as indentation stay an error: a tab with
     only blanks before it on a line that has content.
     """
-    import yaml
-
+    yaml = yaml_module()
     error = first
     patched = text
     for _ in range(_MAX_TAB_REPAIRS):
@@ -251,162 +368,251 @@ def _skip_properties(text: str, index: int, line: int, column: int) -> tuple[int
 
 
 def _key_text(key: Node) -> str:
+    while isinstance(key, Alias):
+        key = key.target
     if isinstance(key, Scalar):
         return key.value
-    if isinstance(key, Alias):
-        target = key.target
-        while isinstance(target, Alias):
-            target = target.target
-        if isinstance(target, Scalar):
-            return target.value
     return "?"  # a complex key (mapping or sequence): has no dotted-path spelling
 
 
-def _build(scan: str, text: str, name: str) -> tuple[list[Document], list[tuple[str, Any]]]:
+def _moved(text: str, mark: Any) -> Position:
+    """The start of a node that has an anchor or a tag: past them (``&a !!str "x"`` starts
+    at ``"``), as a :class:`Position` like libyaml's marks (0-based line and column)."""
+    index, line, column = _skip_properties(text, mark.index, mark.line + 1, mark.column + 1)
+    return Position(index, line - 1, column - 1)
+
+
+def _build(scan: str, text: str, name: str) -> tuple[list[Document], Order]:
     """Build documents from libyaml's events over ``scan`` (``text`` with tab repairs),
     and the nodes in event order (``ParsedFile.order``, for the engine's proof).
 
-    This is the hot path (every candidate file goes through it), so the common
-    case -- a scalar in a mapping or sequence -- is inlined.
-    A frame is ``[container, is_sequence, pending_key, seen_keys, pending_key_text]``.
+    This is the hot path (every candidate file goes through it): the handlers below
+    are called once per event (see :func:`feed`), so they keep their state in closure
+    variables and do for a scalar -- the common event -- only what the tree needs.
+    The innermost open collection is ``cur``; ``mode`` says what comes next in it:
+    0 a document's root, 1 a sequence item, 2 a mapping key, 3 that key's value.
+    Each node stores its place as ``_up``/``_key`` (see ``model._Located``); ``link``
+    is what ``cur``'s children store as ``_up``.
     """
-    from yaml import events
-    from yaml._yaml import CParser
-
-    scalar_event = events.ScalarEvent
-    alias_event = events.AliasEvent
-    mapping_start = events.MappingStartEvent
-    sequence_start = events.SequenceStartEvent
-    mapping_end = events.MappingEndEvent
-    sequence_end = events.SequenceEndEvent
-    document_start = events.DocumentStartEvent
-    document_end = events.DocumentEndEvent
-    stream_end = events.StreamEndEvent
     styles = _STYLES
-    find = text.find
-    n_text = len(text)
-
+    padded = text + "\n"  # so that padded[end] exists for a scalar ending the text
+    find = padded.find
+    new = object.__new__
     documents: list[Document] = []
-    order: list[tuple[str, Any]] = []
+    order: Order = []
     record = order.append
     anchors: dict[str, Node] = {}
-    stack: list[list[Any]] = []
+    stack: list[tuple[Any, ...]] = []
+    push = stack.append
+    pop = stack.pop
+    mode = 0
+    cur: Any = None
+    link: Any = ()
+    pending: Any = None  # the key whose value comes next (mode 3)
+    key_text: Any = None  # its text, the value's path part
+    seen: dict[str, Node] = {}  # keys of cur so far (duplicates are an error)
+    pairs_append: Any = None
+    items: list[Node] = []
+    items_append: Any = None
     root: Node | None = None
-    doc_span: Span | None = None
-    parser = CParser(scan)
-    try:
-        while True:
-            ev: Any = parser.get_event()
-            cls = type(ev)
-            node: Node
-            if cls is scalar_event:
-                start = ev.start_mark
-                index = start.index
-                line = start.line + 1
-                column = start.column + 1
-                anchor = ev.anchor
-                if anchor is not None or ev.tag is not None:
-                    index, line, column = _skip_properties(text, index, line, column)
-                style = styles[ev.style]
-                end = ev.end_mark.index
-                comment = None
-                if style != "literal" and style != "folded":
-                    nl = find("\n", end)
-                    if nl == -1:
-                        nl = n_text
-                    hash_at = find("#", end, nl)
-                    if hash_at > end and not text[end:hash_at].strip(" \t"):
-                        comment = text[hash_at + 1 : nl].strip()
-                value = ev.value
-                node = Scalar(
-                    value, style, Span(index, end, line, column), (), ev.tag, anchor, comment
-                )
-                if anchor is not None:
-                    anchors[anchor] = node
-                record(("S", node))
-            elif cls is mapping_start or cls is sequence_start:
-                start = ev.start_mark
-                index, line, column = start.index, start.line + 1, start.column + 1
-                anchor = ev.anchor
-                if anchor is not None or ev.tag is not None:
-                    index, line, column = _skip_properties(text, index, line, column)
-                tag = None if ev.implicit else ev.tag
-                span = Span(index, index, line, column)
-                if cls is mapping_start:
-                    node = Mapping([], span, (), bool(ev.flow_style), anchor, tag)
-                    record(("M", node))
-                else:
-                    node = Sequence([], span, (), bool(ev.flow_style), anchor, tag)
-                    record(("Q", node))
-                if anchor is not None:
-                    anchors[anchor] = node
-            elif cls is mapping_end or cls is sequence_end:
-                frame = stack.pop()
-                frame[0].span.end = ev.end_mark.index
-                record(_END)
-                continue
-            elif cls is alias_event:
-                start = ev.start_mark
-                target = anchors.get(ev.anchor)
-                if target is None:
-                    raise YamlError(
-                        name,
-                        start.line + 1,
-                        start.column + 1,
-                        f"alias *{ev.anchor} refers to no anchor &{ev.anchor} before it",
-                    )
-                node = Alias(
-                    ev.anchor,
-                    target,
-                    Span(start.index, ev.end_mark.index, start.line + 1, start.column + 1),
-                    (),
-                )
-                record(("A", node))
-            elif cls is document_start:
-                record(_DOC)
-                start = ev.start_mark
-                doc_span = Span(start.index, start.index, start.line + 1, start.column + 1)
-                root = None
-                continue
-            elif cls is document_end:
-                assert doc_span is not None
-                doc_span.end = ev.end_mark.index
-                documents.append(Document(len(documents), root, doc_span))
-                continue
-            elif cls is stream_end:
-                break
-            else:
-                continue  # StreamStartEvent
+    doc: Any = None
+    stop = object()
+    ended: list[bool] = []
 
-            # Attach the new node to the innermost open container and give it its path.
-            if stack:
-                frame = stack[-1]
-                parent = frame[0]
-                if frame[1]:
-                    node.path = (*parent.path, len(parent.items))
-                    parent.items.append(node)
-                elif frame[2] is None:
-                    key_text = value if cls is scalar_event else _key_text(node)
-                    node.path = (*parent.path, key_text)
-                    seen = frame[3]
-                    first = seen.get(key_text)
-                    if first is not None and key_text != "?":
-                        raise DuplicateKeyError(
-                            name, node.span.line, node.span.column, key_text, first
-                        )
-                    seen[key_text] = node.span.line
-                    frame[2] = node
-                    frame[4] = key_text
-                else:
-                    node.path = (*parent.path, frame[4])
-                    parent.pairs.append((frame[2], node))
-                    frame[2] = None
+    def duplicate(node: Node, key: str) -> DuplicateKeyError:
+        span = node.span
+        return DuplicateKeyError(name, span.line, span.column, key, seen[key].span.line)
+
+    def scalar(
+        anchor: str | None,
+        tag: str | None,
+        implicit: object,
+        value: str,
+        start: Any,
+        end_mark: Any,
+        style: str | None,
+    ) -> None:
+        nonlocal mode, pending, key_text, root
+        node = new(Scalar)
+        if anchor is None and tag is None:
+            node._mark = start
+        else:
+            node._mark = _moved(text, start)
+            if anchor is not None:
+                anchors[anchor] = node
+        node._end = end = end_mark.index
+        node.value = value
+        node.style = kind = styles[style]
+        node.tag = tag
+        node.anchor = anchor
+        c = padded[end]
+        if (c == " " or c == "\t") and kind != "literal" and kind != "folded":
+            nl = find("\n", end)
+            hash_at = find("#", end, nl)
+            if hash_at > end and not padded[end:hash_at].strip(" \t"):
+                node.comment = padded[hash_at + 1 : nl].strip()
             else:
-                root = node
-            if cls is mapping_start:
-                stack.append([node, False, None, {}, None])
-            elif cls is sequence_start:
-                stack.append([node, True, None, None, None])
+                node.comment = None
+        else:
+            node.comment = None
+        record(node)
+        if mode == 3:
+            node._up = link
+            node._key = key_text
+            pairs_append((pending, node))
+            mode = 2
+        elif mode == 2:
+            node._up = link
+            node._key = value
+            if value in seen:
+                raise duplicate(node, value)
+            seen[value] = node
+            pending = node
+            key_text = value
+            mode = 3
+        elif mode == 1:
+            node._up = link
+            node._key = len(items)
+            items_append(node)
+        else:
+            node._up = ()
+            node._key = None
+            root = node
+
+    def attach(node: Node) -> None:
+        """``scalar``'s attaching, for the other kinds of node."""
+        nonlocal mode, pending, key_text, root
+        if mode == 3:
+            node._up = link
+            node._key = key_text
+            pairs_append((pending, node))
+            mode = 2
+        elif mode == 2:
+            key = _key_text(node)
+            node._up = link
+            node._key = key
+            if key in seen and key != "?":
+                raise duplicate(node, key)
+            seen[key] = node
+            pending = node
+            key_text = key
+            mode = 3
+        elif mode == 1:
+            node._up = link
+            node._key = len(items)
+            items_append(node)
+        else:
+            node._up = ()
+            node._key = None
+            root = node
+
+    def collection(
+        node: Mapping | Sequence, anchor: str | None, tag: str | None, implicit: object,
+        start: Any, flow: object,
+    ) -> None:  # fmt: skip
+        """Open a mapping or sequence: attach it, then make it ``cur``."""
+        nonlocal cur, link
+        if anchor is None and tag is None:
+            node._mark = start
+        else:
+            node._mark = start = _moved(text, start)
+            if anchor is not None:
+                anchors[anchor] = node
+        node._end = start.index
+        node.tag = None if implicit else tag
+        node.anchor = anchor
+        node.flow = bool(flow)
+        record(node)
+        if mode == 3:  # a mapping's value, the common case: ``attach`` inline
+            node._up = link
+            node._key = key_text
+            pairs_append((pending, node))
+            push((cur, 2, None, None, seen, link, pairs_append, items, items_append))
+            link = (link, key_text)
+        else:
+            attach(node)
+            push((cur, mode, pending, key_text, seen, link, pairs_append, items, items_append))
+            link = (node._up, node._key) if mode else ()
+        cur = node
+
+    def mapping_start(
+        anchor: str | None, tag: str | None, implicit: object, start: Any, end: Any, flow: object
+    ) -> None:
+        nonlocal mode, seen, pairs_append
+        node = new(Mapping)
+        pairs: list[tuple[Node, Node]] = []
+        node.pairs = pairs
+        collection(node, anchor, tag, implicit, start, flow)
+        mode = 2
+        seen = {}
+        pairs_append = pairs.append
+
+    def sequence_start(
+        anchor: str | None, tag: str | None, implicit: object, start: Any, end: Any, flow: object
+    ) -> None:
+        nonlocal mode, items, items_append
+        node = new(Sequence)
+        own: list[Node] = []  # ``items`` stays the outer sequence's until ``collection`` saved it
+        node.items = own
+        collection(node, anchor, tag, implicit, start, flow)
+        mode = 1
+        items = own
+        items_append = own.append
+
+    def collection_end(start: Any, end: Any) -> None:
+        nonlocal cur, mode, pending, key_text, seen, link, pairs_append, items, items_append
+        cur._end = end.index
+        record(None)
+        cur, mode, pending, key_text, seen, link, pairs_append, items, items_append = pop()
+
+    def alias(anchor: str, start: Any, end: Any) -> None:
+        target = anchors.get(anchor)
+        if target is None:
+            raise YamlError(
+                name,
+                start.line + 1,
+                start.column + 1,
+                f"alias *{anchor} refers to no anchor &{anchor} before it",
+            )
+        node = new(Alias)
+        node.name = anchor
+        node.target = target
+        node._mark = start
+        node._end = end.index
+        record(node)
+        attach(node)
+
+    def document_start(
+        start: Any, end: Any, explicit: object, version: object, tags: object
+    ) -> None:
+        nonlocal doc, root
+        doc = Document(
+            len(documents), None, Span(start.index, start.index, start.line + 1, start.column + 1)
+        )
+        record(doc)
+        root = None
+
+    def document_end(start: Any, end: Any, explicit: object) -> None:
+        doc.span.end = end.index
+        doc.root = root
+        documents.append(doc)
+
+    def stream_start(start: Any, end: Any, encoding: object) -> None:
+        pass
+
+    def stream_end(start: Any, end: Any) -> object:
+        ended.append(True)
+        return stop
+
+    handlers = (
+        stream_start, stream_end, document_start, document_end, alias, scalar,
+        sequence_start, collection_end, mapping_start, collection_end,
+    )  # fmt: skip
+    parser = libyaml().CParser(scan)
+    try:
+        feed(parser, handlers, stop)
     finally:
         parser.dispose()
+    if not ended or stack:  # cannot happen: libyaml balances its events
+        raise YamlError(name, 1, 1, "the YAML parser stopped before the end of the file")
     return documents, order
