@@ -176,11 +176,64 @@ class Run:
         return sorted(out)
 
 
-class TreeGrep:
-    """One ``grep -r -l -F -Z`` over directory PATHs, started at process entry.
+def _split_operands(dirs: Sequence[str]) -> tuple[list[str], list[tuple[str, ...]]]:
+    """What the grep processes search: each PATH's subdirectories and its YAML-named plain
+    files (so several processes share a tree), or the PATH itself when it has fewer than
+    two subdirectories or many files of its own; and each PATH's listing, to check later
+    that nothing appeared or vanished at the top in between (the walk would trust grep
+    about a subdirectory grep never saw)."""
+    operands: list[str] = []
+    listings: list[tuple[str, ...]] = []
+    for d in dirs:
+        subdirs, files = _top_level(d)
+        listings.append((*subdirs, "", *files))
+        if len(subdirs) < 2 or len(files) > _MAX_TOP_FILES:
+            operands.append(d)
+        else:
+            operands += subdirs
+            operands += files
+    return operands, listings
 
-    ``key`` is what it was started for (the PATHs as given and the needles);
-    :meth:`hits` waits for it and returns the files it found, or None when it failed.
+
+def _top_level(d: str) -> tuple[list[str], list[str]]:
+    """``d``'s subdirectories Python's walk enters and its plain YAML-named files, as paths
+    spelled the way the walk spells them (``os.path.join(d, name)``)."""
+    subdirs: list[str] = []
+    files: list[str] = []
+    with os.scandir(d) as it:
+        for entry in it:
+            name = entry.name
+            if entry.is_dir(follow_symlinks=False):
+                if name != ".git":
+                    subdirs.append(entry.path)
+            elif name.endswith((".yaml", ".yml")) or name == "Kustomization":
+                if entry.is_file(follow_symlinks=False):
+                    files.append(entry.path)
+    subdirs.sort()
+    files.sort()
+    return subdirs, files
+
+
+_MAX_TOP_FILES = 1000  # more files of its own than this: grep the PATH in one process
+_PROCESSES_PER_CPU = 2  # more processes than CPUs: a fair scheduler under load gives us more
+
+
+def _processes() -> int:
+    try:
+        cpus = len(os.sched_getaffinity(0))
+    except AttributeError:
+        cpus = os.cpu_count() or 1
+    return max(1, cpus * _PROCESSES_PER_CPU)
+
+
+class TreeGrep:
+    """``grep -r -l -F -Z`` over directory PATHs, started at process entry.
+
+    The PATHs' subdirectories (and top-level files) are shared among a few processes,
+    so grep uses every CPU the imports and the walk leave free, and a fair share of a
+    loaded machine. ``key`` is what it was started for (the PATHs as given and the
+    needles); :meth:`hits` waits for every process and returns the files found, or None
+    when any failed.
     """
 
     def __init__(
@@ -188,6 +241,8 @@ class TreeGrep:
     ) -> None:
         self.key = (tuple(paths), tuple(wanted))
         self.dirs = tuple(dirs)
+        self.children: list[tuple[int, int]] = []  # (pid, stdout fd)
+        operands, self.listings = _split_operands(self.dirs)
         argv: list[str | bytes] = [
             program, "-r", "-l", "-F", "-Z", "-s", "--devices=skip", *_INCLUDE,
             "--exclude-dir=.git",
@@ -195,13 +250,23 @@ class TreeGrep:
         ]  # fmt: skip
         for needle in (*wanted, *_UTF16_BOMS):
             argv += ("-e", needle)
-        argv += ("--", *self.dirs)
+        argv.append("--")
+        n = min(len(operands), _processes())
+        env = _grep_env()
+        try:
+            for i in range(n):
+                self._spawn(program, [*argv, *operands[i::n]], env)
+        except BaseException:
+            self.close()
+            raise
+
+    def _spawn(self, program: str, argv: list[str | bytes], env: dict[str, str]) -> None:
         r, w = os.pipe()
         try:
-            self.pid = os.posix_spawn(
+            pid = os.posix_spawn(
                 program,
                 argv,
-                _grep_env(),
+                env,
                 file_actions=[
                     (os.POSIX_SPAWN_DUP2, w, 1),
                     (os.POSIX_SPAWN_OPEN, 2, os.devnull, os.O_WRONLY, 0),
@@ -212,35 +277,45 @@ class TreeGrep:
             raise
         finally:
             os.close(w)
-        self.fd = r
+        self.children.append((pid, r))
+
+    def unchanged(self) -> bool:
+        """True when the PATHs' top levels are still what the processes were given."""
+        try:
+            return _split_operands(self.dirs)[1] == self.listings
+        except OSError:
+            return False
 
     def hits(self) -> set[str] | None:
         """The files grep found (as Python's walk spells them), or None if grep failed."""
+        failed = False
         chunks = []
-        with os.fdopen(self.fd, "rb") as fh:
-            while data := fh.read(1 << 16):
-                chunks.append(data)
-        self.fd = -1
-        _, status = os.waitpid(self.pid, 0)
-        if os.waitstatus_to_exitcode(status) not in (0, 1):
-            return None  # an unreadable file or directory, or not a GNU grep: no verdict
+        children, self.children = self.children, []
+        for pid, r in children:
+            with os.fdopen(r, "rb") as fh:
+                while data := fh.read(1 << 16):
+                    chunks.append(data)
+            _, status = os.waitpid(pid, 0)
+            if os.waitstatus_to_exitcode(status) not in (0, 1):
+                failed = True  # an unreadable file or directory, or not a GNU grep
+        if failed:
+            return None
         names = b"".join(chunks).split(b"\0")
         names.pop()  # after the last NUL
         return {os.fsdecode(name) for name in names}
 
     def close(self) -> None:
-        """Stop and reap grep (its verdict is not wanted)."""
+        """Stop and reap every grep (their verdict is not wanted)."""
         import signal
 
-        if self.fd < 0:
-            return
-        os.close(self.fd)
-        self.fd = -1
-        try:
-            os.kill(self.pid, signal.SIGTERM)
-        except ProcessLookupError:
-            pass
-        os.waitpid(self.pid, 0)
+        children, self.children = self.children, []
+        for pid, r in children:
+            os.close(r)
+            try:
+                os.kill(pid, signal.SIGTERM)
+            except ProcessLookupError:
+                pass
+            os.waitpid(pid, 0)
 
 
 _tree: TreeGrep | None = None  # started by start_tree, consumed by take_tree
@@ -283,7 +358,11 @@ def take_tree(paths: Sequence[str], wanted: Sequence[bytes]) -> TreeGrep | None:
     run, _tree = _tree, None
     if run is None:
         return None
-    if run.key != (tuple(paths), tuple(wanted)) or tree_roots(paths) != list(run.dirs):
+    if (
+        run.key != (tuple(paths), tuple(wanted))
+        or tree_roots(paths) != list(run.dirs)
+        or not run.unchanged()
+    ):
         run.close()
         return None
     return run

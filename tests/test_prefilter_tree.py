@@ -242,10 +242,12 @@ def test_a_grep_started_for_other_arguments_is_not_used(
     assert prefilter.start_tree([str(root)], prefilter.needles(["other"], (), False))
     started = prefilter._tree
     assert started is not None
+    pids = [pid for pid, _ in started.children]
     python = python_scan(monkeypatch, [str(root)])  # takes (and drops) it: other needles
-    assert prefilter._tree is None and started.fd == -1
-    with pytest.raises(ChildProcessError):
-        os.waitpid(started.pid, os.WNOHANG)  # reaped
+    assert prefilter._tree is None and started.children == []
+    for pid in pids:
+        with pytest.raises(ChildProcessError):
+            os.waitpid(pid, os.WNOHANG)  # reaped
     assert prefilter.start_tree([str(root)], prefilter.needles(["web"], (), False))
     assert prefilter.take_tree([str(root / "d0")], prefilter.needles(["web"], (), False)) is None
     assert summary(set_image([str(root)], [W2], dry_run=True, diff=True)) == python
@@ -259,11 +261,13 @@ def test_a_failed_walk_reaps_the_tree_grep(tmp_path: Path) -> None:
     assert prefilter.start_tree(paths, prefilter.needles(["web"], (), False))
     started = prefilter._tree
     assert started is not None
+    pids = [pid for pid, _ in started.children]
     with pytest.raises(UsageError, match="no such file"):
         set_image(paths, [W2])
-    assert started.fd == -1
-    with pytest.raises(ChildProcessError):
-        os.waitpid(started.pid, os.WNOHANG)
+    assert started.children == []
+    for pid in pids:
+        with pytest.raises(ChildProcessError):
+            os.waitpid(pid, os.WNOHANG)
 
 
 @pytest.mark.parametrize(
@@ -281,3 +285,42 @@ def test_entry_needles_equal_set_image_needles(
     assert args is not None
     entry._start_grep(args)
     assert started == [needles(build_request(images, (), add))]
+
+
+def test_the_tree_is_shared_among_processes(
+    tmp_path: Path, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    root, outside = tmp_path / "root", tmp_path / "outside"
+    tree(root, outside)
+    write(root / "top.yaml", POD.format(v=W1))  # a top-level file: a grep operand of its own
+    write(root / ".git" / "t.yaml", POD.format(v=W1))
+    (root / "top-link.yaml").symlink_to(root / "d0" / "f00.yaml")
+    flat = tmp_path / "flat"
+    for i in range(5):
+        write(flat / f"f{i}.yaml", POD.format(v=W1 if i == 2 else "x:1"))
+    operands, _ = prefilter._split_operands([str(root), str(flat)])
+    assert operands == [
+        *(str(root / d) for d in ("d0", "d1", "d2")), str(root / "top.yaml"), str(flat)
+    ]
+    monkeypatch.setattr(prefilter, "_PROCESSES_PER_CPU", 8)  # one process per operand
+    paths = [str(root), str(flat)]
+    python = python_scan(monkeypatch, paths)
+    assert prefilter.start_tree(paths, prefilter.needles(["web"], (), False))
+    assert prefilter._tree is not None and len(prefilter._tree.children) == min(
+        len(operands), prefilter._processes()
+    )
+    prefilter.cancel_tree()
+    assert tree_scan(monkeypatch, paths) == python
+    assert any("top.yaml" in e[0] for e in python[0])
+
+
+def test_a_new_top_level_directory_voids_the_tree_grep(
+    tmp_path: Path, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    root, outside = tmp_path / "root", tmp_path / "outside"
+    tree(root, outside)
+    assert prefilter.start_tree([str(root)], prefilter.needles(["web"], (), False))
+    write(root / "d9" / "late.yaml", POD.format(v=W1))  # grep never saw d9
+    assert prefilter.take_tree([str(root)], prefilter.needles(["web"], (), False)) is None
+    python = python_scan(monkeypatch, [str(root)])
+    assert any("late.yaml" in e[0] for e in python[0])
