@@ -16,10 +16,10 @@ Only POSIX options are used (``-l -F -e``, ``--``), under ``LC_ALL=C`` so bytes 
 compared as bytes. ``PROMOTER_NO_GREP=1`` turns it off; so does a missing ``grep`` or
 ``os.posix_spawn``.
 
-**Tree mode** (:class:`TreeGrep`): the ``promoter`` console script starts one recursive
-GNU ``grep -r`` over the directory PATHs at process entry (:func:`start_tree`), before
-the engine is imported, so grep reads the tree on one core while Python imports and
-walks on the other. ``grep -r`` visits exactly the plain files Python's walk lists
+**Tree mode** (:class:`TreeGrep`): the ``promoter`` console script starts recursive
+GNU ``grep -r`` processes over the directory PATHs at process entry (:func:`start_tree`),
+before the engine is imported, so grep reads the tree while Python imports and walks.
+``grep -r`` visits exactly the plain files Python's walk lists
 (``--include`` the YAML names, ``--exclude-dir=.git``, symlinks met while recursing are
 not followed, devices skipped); the files it cannot vouch for are read by Python: those
 reached through a symlink, file PATHs, and every file when grep reports an error (exit
