@@ -149,8 +149,8 @@ def run_fast(args: Args) -> int | None:
 def _quiet_pipe() -> NoReturn:
     """A reader that went away (``| head``): as click, say nothing more and exit 1."""
     devnull = os.open(os.devnull, os.O_WRONLY)
-    os.dup2(devnull, sys.stdout.fileno())
-    os.dup2(devnull, sys.stderr.fileno())
+    os.dup2(devnull, 1)  # what is still buffered goes nowhere, quietly
+    os.dup2(devnull, 2)
     sys.exit(1)
 
 
@@ -162,8 +162,9 @@ def _exit(code: int, hard: bool) -> NoReturn:
     under coverage (its atexit hook saves the data)."""
     if hard and "coverage" not in sys.modules:
         try:
-            sys.stdout.flush()
-            sys.stderr.flush()
+            for stream in (sys.stdout, sys.stderr):
+                if stream is not None:  # None: started with the descriptor closed
+                    stream.flush()
         except BrokenPipeError:
             _quiet_pipe()
         os._exit(code)

@@ -220,3 +220,15 @@ def test_console_script_matches_click_as_subprocesses(tmp_path: Path) -> None:
                                   capture_output=True, text=True)  # fmt: skip
             seen.append((proc.returncode, proc.stdout, proc.stderr, snapshot(root)))
         assert seen[0] == seen[1], argv
+
+
+def test_closed_stdout_is_not_an_error(tmp_path: Path) -> None:
+    """Started with stdout closed (``>&-``): both paths edit and exit 0, as click.echo did."""
+    for code in ("from promoter.cli import main; main()",
+                 "from promoter.cli import group; group()()"):  # fmt: skip
+        root = tmp_path / str(len(code))
+        make_tree(root)
+        script = f'"{sys.executable}" -c "{code}" set-image tree --image ghcr.io/acme/web:2 >&-'
+        proc = subprocess.run(["sh", "-c", script], cwd=root, capture_output=True, text=True)
+        assert (proc.returncode, proc.stderr) == (0, ""), code
+        assert "ghcr.io/acme/web:2" in (root / "tree" / "a.yaml").read_text()

@@ -50,7 +50,9 @@ def _plural(n: int, word: str) -> str:
     return f"{n} {word}{'' if n == 1 else 's'}"
 
 
-def _echo(stream: TextIO, text: str) -> None:
+def _echo(stream: TextIO | None, text: str) -> None:
+    if stream is None or not text:  # no stdout at all (started with it closed): as click.echo
+        return
     stream.write(text)
     stream.flush()
 
