@@ -15,8 +15,11 @@ becomes a :class:`~promoter.yamledit.model.FileError`; the other files are still
 processed and nothing is written to the failed one.
 
 Speed: trees of 300 files or more are first narrowed by ``grep -l -F`` at C speed
-(:mod:`promoter.prefilter`; the same files end up parsed). A file is parsed only
-when its bytes contain the short name of a requested image (``web`` for
+(:mod:`promoter.prefilter`; the same files end up parsed). When the console script
+started ``grep -r`` over the directory PATHs at entry (:func:`promoter.prefilter.start_tree`,
+for exactly these PATHs and needles), its answer is used instead for the plain files it
+read, and Python reads the rest (symlinks, file PATHs); see :func:`_tree_filtered`.
+A file is parsed only when its bytes contain the short name of a requested image (``web`` for
 ``ghcr.io/acme/web``), a marker (``$imagepolicy``, ``promoter:``) or the last
 segment of a ``--key`` (with ``--add``: also every kustomization). Every pin
 spells the image's last path component, so the pre-filter skips no pin (barring escapes like
