@@ -111,6 +111,49 @@ def test_pyyaml_in_this_environment_takes_the_fast_path() -> None:
     assert parse._state["swap"] is True
 
 
+def test_the_swap_check_refuses_a_pyyaml_that_calls_differently(
+    monkeypatch: pytest.MonkeyPatch,
+) -> None:
+    events = yaml.events
+    assert parse._swap_works(yaml._yaml, events)
+    swapped = dict(parse._FIELDS)
+    swapped["ScalarEvent"] = (
+        "anchor",
+        "tag",
+        "implicit",
+        "value",
+        "end_mark",
+        "start_mark",
+        "style",
+    )
+    monkeypatch.setattr(parse, "_FIELDS", swapped)
+    assert not parse._swap_works(yaml._yaml, events)
+    assert events_restored()
+
+
+def test_the_swap_check_refuses_other_event_classes() -> None:
+    class Other:
+        pass
+
+    fake = type("events", (), {n: Other for n in parse.EVENTS})
+    assert not parse._swap_works(yaml._yaml, fake)
+    assert events_restored()
+
+
+def test_a_forked_child_gets_pyyaml_names_and_a_free_lock(monkeypatch: pytest.MonkeyPatch) -> None:
+    parse.libyaml()
+    monkeypatch.setattr(yaml._yaml, "ScalarEvent", lambda *a: None)
+    monkeypatch.setattr(parse, "_LOCK", parse._LOCK)  # restored after the test
+    held = parse._LOCK
+    held.acquire()
+    try:
+        parse._after_fork()
+        assert events_restored()
+        assert parse._LOCK is not held and not parse._LOCK.locked()
+    finally:
+        held.release()
+
+
 def test_event_classes_are_restored_after_errors() -> None:
     with pytest.raises(DuplicateKeyError):
         parse_text("a: 1\nb: 2\na: 3\n", "f.yaml")

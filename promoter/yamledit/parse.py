@@ -19,8 +19,10 @@ our own handlers under those names, so libyaml's parser calls the tree builder
 the loop over events runs in C. This halves the time of a large file. It is safe
 because the names are restored before the lock is released, our parses take a
 lock, and when other Python threads exist the handlers hand any call made from
-another thread to PyYAML's own classes. A PyYAML whose major version we have not
-checked gets the plain path (event objects, same handlers).
+another thread to PyYAML's own classes. Once per process a small document with
+every kind of event is read both ways; a PyYAML that does not give the same
+fields (another version's ``_yaml.pyx``) gets the plain path: event objects fed
+to the same handlers.
 """
 
 from __future__ import annotations
@@ -28,6 +30,7 @@ from __future__ import annotations
 import _thread
 import codecs
 import gc
+import os
 from collections import deque
 
 from promoter.yamledit.model import (
@@ -78,8 +81,23 @@ EVENTS = (
     "MappingStartEvent",
     "MappingEndEvent",
 )
+# What each of them is called with, in order (PyYAML's ``_yaml.pyx``), which are also
+# the event objects' attribute names.
+_FIELDS = {
+    "StreamStartEvent": ("start_mark", "end_mark", "encoding"),
+    "StreamEndEvent": ("start_mark", "end_mark"),
+    "DocumentStartEvent": ("start_mark", "end_mark", "explicit", "version", "tags"),
+    "DocumentEndEvent": ("start_mark", "end_mark", "explicit"),
+    "AliasEvent": ("anchor", "start_mark", "end_mark"),
+    "ScalarEvent": ("anchor", "tag", "implicit", "value", "start_mark", "end_mark", "style"),
+    "SequenceStartEvent": ("anchor", "tag", "implicit", "start_mark", "end_mark", "flow_style"),
+    "SequenceEndEvent": ("start_mark", "end_mark"),
+    "MappingStartEvent": ("anchor", "tag", "implicit", "start_mark", "end_mark", "flow_style"),
+    "MappingEndEvent": ("start_mark", "end_mark"),
+}
+# Every kind of event, for the check that swapping works (see :func:`_swap_works`).
+_PROBE = "%YAML 1.1\n--- !!map\na: [b, &c 'd', *c]\n? e\n: !t |\n  f\ng:\n- \"h\"\n...\n"
 _LOCK = _thread.allocate_lock()
-_PYYAML_CHECKED = ("5.", "6.")  # major versions whose CParser calls the classes as we expect
 _state: dict[str, Any] = {}  # "yaml": the yaml package, "cyaml": yaml._yaml, "swap": bool
 
 
@@ -92,12 +110,12 @@ def libyaml() -> Any:
 
         cy = yaml._yaml
         _state["yaml"] = yaml
+        if "swap" not in _state:
+            _state["swap"] = _swap_works(cy, yaml.events)
         _state["cyaml"] = cy
-        _state.setdefault(
-            "swap",
-            yaml.__version__.startswith(_PYYAML_CHECKED)
-            and all(getattr(cy, n, None) is getattr(yaml.events, n) for n in EVENTS),
-        )
+        register = getattr(os, "register_at_fork", None)
+        if register is not None:
+            register(after_in_child=_after_fork)
     return cy
 
 
@@ -146,27 +164,78 @@ def _guard(mine: Handler, theirs: Handler, owner: int) -> Handler:
 def _feed_objects(parser: Any, handlers: tuple[Handler, ...], stop: object) -> None:
     """:func:`feed` without swapping: read PyYAML's event objects, call the same handlers."""
     events = yaml_module().events
-    by_class = dict(zip((getattr(events, n) for n in EVENTS), handlers, strict=True))
-    fields = {
-        events.ScalarEvent: ("anchor", "tag", "implicit", "value", "start_mark", "end_mark",
-                             "style"),
-        events.MappingStartEvent: ("anchor", "tag", "implicit", "start_mark", "end_mark",
-                                   "flow_style"),
-        events.SequenceStartEvent: ("anchor", "tag", "implicit", "start_mark", "end_mark",
-                                    "flow_style"),
-        events.AliasEvent: ("anchor", "start_mark", "end_mark"),
-        events.DocumentStartEvent: ("start_mark", "end_mark", "explicit", "version", "tags"),
-        events.DocumentEndEvent: ("start_mark", "end_mark", "explicit"),
-        events.StreamStartEvent: ("start_mark", "end_mark", "encoding"),
-        events.StreamEndEvent: ("start_mark", "end_mark"),
-        events.MappingEndEvent: ("start_mark", "end_mark"),
-        events.SequenceEndEvent: ("start_mark", "end_mark"),
-    }  # fmt: skip
+    calls = {getattr(events, n): (h, _FIELDS[n]) for n, h in zip(EVENTS, handlers, strict=True)}
     while True:
         ev = parser.get_event()
-        cls = type(ev)
-        if by_class[cls](*(getattr(ev, f) for f in fields[cls])) is stop:
+        handler, fields = calls[type(ev)]
+        if handler(*[getattr(ev, f) for f in fields]) is stop:
             return
+
+
+def _swap_works(cy: Any, events: Any) -> bool:
+    """Whether this PyYAML's ``CParser`` calls the event classes in ``yaml._yaml``'s
+    globals with the arguments we expect: once per process, a small document with
+    every kind of event is read both ways and must give the same fields."""
+    if not all(getattr(cy, n, None) is getattr(events, n, False) for n in EVENTS):
+        return False
+
+    mark = cy.Mark
+
+    def plain(value: Any) -> object:  # marks compared by position
+        if isinstance(value, mark):
+            return (value.index, value.line, value.column)
+        return value
+
+    expected = []
+    parser = cy.CParser(_PROBE)
+    try:
+        while True:
+            ev = parser.get_event()
+            name = type(ev).__name__
+            expected.append((name, tuple(plain(getattr(ev, f)) for f in _FIELDS[name])))
+            if name == "StreamEndEvent":
+                break
+    finally:
+        parser.dispose()
+
+    got: list[tuple[str, tuple[object, ...]]] = []
+    stop = object()
+
+    def recorder(name: str) -> Handler:
+        def handler(*args: object) -> object:
+            got.append((name, tuple(plain(a) for a in args)))
+            return stop if name == "StreamEndEvent" else None
+
+        return handler
+
+    parser = cy.CParser(_PROBE)
+    try:
+        with _LOCK:
+            saved = [getattr(cy, n) for n in EVENTS]
+            for n in EVENTS:
+                setattr(cy, n, recorder(n))
+            try:
+                for _ in expected:  # bounded: never loops on a parser that ignores us
+                    if parser.get_event() is stop:
+                        break
+            finally:
+                for n, o in zip(EVENTS, saved, strict=True):
+                    setattr(cy, n, o)
+    except Exception:
+        return False
+    finally:
+        parser.dispose()
+    return got == expected
+
+
+def _after_fork() -> None:
+    """A child forked while another thread was parsing: PyYAML's names back, a free lock."""
+    global _LOCK
+    _LOCK = _thread.allocate_lock()
+    cy, yaml = _state.get("cyaml"), _state.get("yaml")
+    if cy is not None and yaml is not None:
+        for n in EVENTS:
+            setattr(cy, n, getattr(yaml.events, n))
 
 
 class YamlError(Exception):
