@@ -5,9 +5,11 @@ Behaviour only (no timings: those are in benchmarks/ and the README)."""
 
 from __future__ import annotations
 
+import os
 import pickle
 import threading
 from collections.abc import Iterator
+from pathlib import Path
 
 import pytest
 import yaml
@@ -104,6 +106,28 @@ def test_the_plain_event_path_builds_the_same_tree(text: str) -> None:
         parse._state["swap"] = saved
     assert fast == slow
     assert events_restored()
+
+
+def test_a_single_threaded_process_builds_the_same_trees() -> None:
+    """Under xdist this process has other threads (the guarded handlers run here); a fresh
+    interpreter has none and runs the handlers unguarded: same trees."""
+    import json
+    import subprocess
+    import sys
+
+    code = (
+        "import json, sys, _thread\n"
+        "from test_yamledit_perf_events import TEXTS, walk\n"
+        "from promoter.yamledit.parse import parse_text\n"
+        "assert _thread._count() == 0\n"
+        "print(json.dumps([repr(walk(parse_text(t, 'f.yaml'))) for t in TEXTS]))\n"
+    )
+    here = str(Path(__file__).resolve().parent)
+    out = subprocess.run(
+        [sys.executable, "-c", code], capture_output=True, text=True, check=True, timeout=60,
+        cwd=here, env={**os.environ, "PYTHONPATH": here},
+    ).stdout  # fmt: skip
+    assert json.loads(out) == [repr(walk(parse_text(t, "f.yaml"))) for t in TEXTS]
 
 
 def test_pyyaml_in_this_environment_takes_the_fast_path() -> None:
