@@ -77,6 +77,19 @@ def grep_program() -> str | None:
     return None
 
 
+def _stop(children: Iterable[tuple[int, int]]) -> None:
+    """Close each grep's pipe, stop it and reap it: no process or descriptor outlives us."""
+    import signal
+
+    for pid, r in children:
+        os.close(r)
+        try:
+            os.kill(pid, signal.SIGTERM)
+        except ProcessLookupError:
+            pass
+        os.waitpid(pid, 0)
+
+
 class Run:
     """grep processes over the paths :meth:`add` is given, started while the walk goes on.
 
@@ -144,16 +157,8 @@ class Run:
 
     def close(self) -> None:
         """Stop and reap every grep still running (when the walk failed half-way)."""
-        import signal
-
-        for pid, r, _ in self.children:
-            os.close(r)
-            try:
-                os.kill(pid, signal.SIGTERM)
-            except ProcessLookupError:
-                pass
-            os.waitpid(pid, 0)
-        self.children = []
+        children, self.children = self.children, []
+        _stop((pid, r) for pid, r, _ in children)
 
     def hits(self) -> list[int]:
         """Indexes of the paths Python must read: grep's hits and the ones it could not vouch
@@ -306,16 +311,8 @@ class TreeGrep:
 
     def close(self) -> None:
         """Stop and reap every grep (their verdict is not wanted)."""
-        import signal
-
         children, self.children = self.children, []
-        for pid, r in children:
-            os.close(r)
-            try:
-                os.kill(pid, signal.SIGTERM)
-            except ProcessLookupError:
-                pass
-            os.waitpid(pid, 0)
+        _stop(children)
 
 
 _tree: TreeGrep | None = None  # started by start_tree, consumed by take_tree

@@ -85,35 +85,13 @@ class SetImageResult(Result):
         files_scanned: int = 0,
         files_parsed: int = 0,
     ) -> None:
-        super().__init__()
-        self.edits = [] if edits is None else edits
-        self.errors = [] if errors is None else errors
-        self.changed_files = [] if changed_files is None else changed_files
-        self.diff = diff
+        super().__init__(edits, errors, changed_files, diff)
         self.up_to_date: list[Edit] = [] if up_to_date is None else up_to_date  # pins at the value
         self.warnings: list[str] = [] if warnings is None else warnings
         self.files_scanned = files_scanned
         self.files_parsed = files_parsed
 
-    def _fields(self) -> tuple[object, ...]:
-        return (
-            self.edits, self.errors, self.changed_files, self.diff, self.up_to_date,
-            self.warnings, self.files_scanned, self.files_parsed,
-        )  # fmt: skip
-
-    def __eq__(self, other: object) -> bool:
-        if other.__class__ is not self.__class__:
-            return NotImplemented
-        assert isinstance(other, SetImageResult)
-        return self._fields() == other._fields()
-
-    # defining __eq__ leaves __hash__ None: unhashable (mutable), like the dataclass it was
-
-    def __repr__(self) -> str:
-        names = ("edits", "errors", "changed_files", "diff", "up_to_date", "warnings",
-                 "files_scanned", "files_parsed")  # fmt: skip
-        inner = ", ".join(f"{n}={v!r}" for n, v in zip(names, self._fields(), strict=True))
-        return f"SetImageResult({inner})"
+    _NAMES = (*Result._NAMES, "up_to_date", "warnings", "files_scanned", "files_parsed")
 
 
 # ---------------------------------------------------------------- request

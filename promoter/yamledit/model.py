@@ -455,8 +455,11 @@ class Result:
         self.changed_files: list[str] = [] if changed_files is None else changed_files
         self.diff = diff
 
+    # The fields, in order, for equality and repr; a subclass appends its own.
+    _NAMES: tuple[str, ...] = ("edits", "errors", "changed_files", "diff")
+
     def _fields(self) -> tuple[object, ...]:
-        return (self.edits, self.errors, self.changed_files, self.diff)
+        return tuple(getattr(self, n) for n in self._NAMES)
 
     def __eq__(self, other: object) -> bool:
         if other.__class__ is not self.__class__:
@@ -467,7 +470,5 @@ class Result:
     __hash__ = None  # type: ignore[assignment]
 
     def __repr__(self) -> str:
-        return (
-            f"{type(self).__name__}(edits={self.edits!r}, errors={self.errors!r}, "
-            f"changed_files={self.changed_files!r}, diff={self.diff!r})"
-        )
+        inner = ", ".join(f"{n}={getattr(self, n)!r}" for n in self._NAMES)
+        return f"{type(self).__name__}({inner})"
